@@ -1,0 +1,1 @@
+"""The evaluation program: `python -m eval ...` reads checkpoints only, never writes them."""

@@ -1,0 +1,53 @@
+"""Classify image files with a trained checkpoint."""
+import pathlib
+
+import jax
+import numpy as np
+from PIL import Image
+
+from jcnn import data, experiment
+from eval import restore as restore_lib
+
+
+def read_images(paths: list[str], size: tuple[int, int], channels: int) -> np.ndarray:
+  """Decodes and resizes image files to `[N, H, W, channels]` uint8."""
+  mode = "L" if channels == 1 else "RGB"
+  images = []
+  for path in paths:
+    try:
+      with Image.open(path) as image:
+        image = image.convert(mode).resize(size[::-1], Image.BILINEAR)
+        images.append(np.asarray(image, np.uint8).reshape(*size, channels))
+    except (OSError, ValueError) as e:  # PIL raises both for unreadable files
+      raise ValueError(f"cannot read image {path}: {e}") from None
+  return np.stack(images)
+
+
+def predict(workdir: str | pathlib.Path, paths: list[str], step: int | None = None,
+            top_k: int = 5) -> list[dict]:
+  """Top-k classes and probabilities for each image file.
+
+  Images are brought to the size the training data had before padding (`resize`, or
+  the dataset's own size), then padded and normalised exactly as in training.
+  """
+  run = restore_lib.restore(workdir, step)
+  height, width, channels = run.info["image_shape"]
+  pad = run.config.pad
+  size = (run.config.resize,) * 2 if run.config.resize else (height - 2 * pad, width - 2 * pad)
+  images = read_images(paths, size, channels)
+  class_names = tuple(run.info["class_names"])
+  split = data.prepare(
+      data.Split(images=images, labels=np.zeros(len(images), np.int32),
+                 class_names=class_names, name="files", split="predict"), pad=pad)
+  predictions = []
+  for batch in experiment.batches(run.config, split, run.info, train=False):
+    logits = run.model.apply(run.variables, batch["image"], train=False)
+    probs = np.asarray(jax.nn.softmax(logits))
+    predictions.extend(probs[batch["mask"] > 0])
+  k = min(top_k, len(class_names))
+  results = []
+  for path, probs in zip(paths, predictions):
+    top = np.argsort(-probs)[:k]
+    results.append({"file": str(path), "top": [
+        {"label": int(i), "class": class_names[i], "prob": float(probs[i])} for i in top]})
+  return results

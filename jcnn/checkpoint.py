@@ -1,0 +1,136 @@
+"""Orbax checkpoints: the one place that knows the on-disk layout.
+
+    <workdir>/checkpoints/<step>/model   params, batch_stats, ema_params (what eval needs)
+    <workdir>/checkpoints/<step>/train   step, opt_state, rng (what resuming needs too)
+
+Saves are synchronous and atomic (orbax writes a temporary folder, then renames it),
+so a run killed at any moment leaves the previous checkpoints intact.
+"""
+import pathlib
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers as policies
+
+from jcnn.state import TrainState
+
+
+class CheckpointError(RuntimeError):
+  """A checkpoint is missing, truncated or unreadable."""
+
+
+def checkpoint_dir(workdir: str | pathlib.Path) -> pathlib.Path:
+  return pathlib.Path(workdir).absolute() / "checkpoints"
+
+
+def make_manager(workdir: str | pathlib.Path, *, keep: int = 3, best_metric: str | None = None,
+                 best_mode: str = "max", read_only: bool = False) -> ocp.CheckpointManager:
+  """A CheckpointManager keeping the last `keep` checkpoints and the best one.
+
+  Args:
+    workdir: the run's folder.
+    keep: how many of the most recent checkpoints to keep.
+    best_metric: also keep the checkpoint with the best value of this metric.
+    best_mode: "max" or "min": which direction is better for `best_metric`.
+    read_only: open for restoring only (evaluation); never writes or deletes.
+  """
+  directory = checkpoint_dir(workdir)
+  if read_only and not directory.is_dir():
+    raise CheckpointError(f"no checkpoints in {directory}")
+  if best_mode not in ("max", "min"):
+    raise ValueError(f"best_mode must be 'max' or 'min', got {best_mode!r}")
+  keep_policies = [policies.LatestN(n=keep)]
+  if best_metric:
+    keep_policies.append(policies.BestN(
+        get_metric_fn=lambda metrics: metrics[best_metric], reverse=best_mode == "min",
+        n=1, keep_checkpoints_without_metrics=False))
+  options = ocp.CheckpointManagerOptions(
+      preservation_policy=policies.AnyPreservationPolicy(keep_policies),
+      enable_async_checkpointing=False, create=not read_only, read_only=read_only)
+  return ocp.CheckpointManager(directory, item_names=("model", "train"), options=options)
+
+
+def _model_item(state: TrainState) -> dict:
+  item = {"params": state.params, "batch_stats": state.batch_stats}
+  if state.ema_params is not None:
+    item["ema_params"] = state.ema_params
+  return item
+
+
+def _train_item(state: TrainState) -> dict:
+  return {"step": state.step, "opt_state": state.opt_state, "rng": state.rng}
+
+
+def save(manager: ocp.CheckpointManager, state: TrainState,
+         metrics: dict[str, float] | None = None) -> None:
+  """Saves `state` at its step (with `metrics` for keep-the-best)."""
+  step = int(jax.device_get(state.step))
+  manager.save(step, args=ocp.args.Composite(
+      model=ocp.args.StandardSave(_model_item(state)),
+      train=ocp.args.StandardSave(_train_item(state))), metrics=metrics, force=True)
+
+
+def _resolve_step(manager: ocp.CheckpointManager, step: int | None) -> int:
+  steps = manager.all_steps()
+  if not steps:
+    raise CheckpointError(f"no checkpoints in {manager.directory}")
+  if step is None:
+    return max(steps)
+  if step not in steps:
+    raise CheckpointError(f"no checkpoint at step {step} in {manager.directory}; "
+                          f"available steps: {', '.join(map(str, sorted(steps)))}")
+  return step
+
+
+def _restore(manager: ocp.CheckpointManager, step: int, **items: Any) -> Any:
+  try:
+    return manager.restore(step, args=ocp.args.Composite(
+        **{k: ocp.args.StandardRestore(v) for k, v in items.items()}))
+  except Exception as e:  # orbax/tensorstore raise many types for damaged files
+    path = pathlib.Path(manager.directory) / str(step)
+    reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+    raise CheckpointError(f"checkpoint {path} is truncated or corrupt "
+                          f"({type(e).__name__}: {reason[:300]})") from e
+
+
+def restore_state(manager: ocp.CheckpointManager, target: TrainState,
+                  step: int | None = None) -> TrainState:
+  """Restores a full TrainState (latest step by default) into `target`'s structure.
+
+  `target` is a freshly created state: its arrays give shapes, dtypes and shardings.
+  """
+  step = _resolve_step(manager, step)
+  restored = _restore(manager, step, model=_model_item(target), train=_train_item(target))
+  return target.replace(**restored["model"], **restored["train"])
+
+
+def restore_variables(workdir: str | pathlib.Path, target: dict,
+                      step: int | None = None, *, use_ema: bool = True) -> tuple[int, dict]:
+  """Restores the evaluation variables of a run without its optimizer state.
+
+  Args:
+    workdir: the run's folder.
+    target: `{"params": ..., "batch_stats": ..., ["ema_params": ...]}` of the right
+      structure (e.g. from `jax.eval_shape` of the model's init).
+    step: which checkpoint; the latest when None.
+    use_ema: return the EMA weights as `params` when the checkpoint has them.
+
+  Returns:
+    `(step, variables)` ready for `model.apply`.
+  """
+  manager = make_manager(workdir, read_only=True)
+  step = _resolve_step(manager, step)
+  item = _restore(manager, step, model=target)["model"]
+  params = item["ema_params"] if use_ema and "ema_params" in item else item["params"]
+  variables = {"params": params}
+  if item.get("batch_stats"):
+    variables["batch_stats"] = item["batch_stats"]
+  return step, variables
+
+
+def all_steps(workdir: str | pathlib.Path) -> list[int]:
+  """Steps of the checkpoints in `workdir`, ascending; [] when there are none."""
+  if not checkpoint_dir(workdir).is_dir():
+    return []
+  return sorted(make_manager(workdir, read_only=True).all_steps())

@@ -1,0 +1,86 @@
+"""LeNet family: LeNet-5 and the deeper network of the classic TensorFlow MNIST tutorial."""
+import functools
+from typing import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jcnn import nn as jnn
+from jcnn.models.registry import register
+
+_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+}
+_POOLS = {"max": jnn.max_pool, "avg": jnn.avg_pool}
+
+
+def _check_input(name: str, x: jax.Array, shape: tuple[int, int, int]):
+  if x.ndim != 4 or tuple(x.shape[1:]) != shape:
+    raise ValueError(f"{name} expects inputs [batch, {shape[0]}, {shape[1]}, {shape[2]}], "
+                     f"got {tuple(x.shape)}")
+
+
+def _choice(kind: str, table: dict, key: str):
+  if key not in table:
+    raise ValueError(f"unknown {kind} {key!r}; choose from {sorted(table)}")
+  return table[key]
+
+
+class LeNet5(nn.Module):
+  """LeNet-5 (LeCun et al., 1998) on 32×32×1 inputs: C1-S2-C3-S4-C5-F6-output.
+
+  C3 is fully connected to S2 and the output is an ordinary dense layer (61,706
+  parameters). The default is the modern reading (ReLU, max pooling);
+  `activation="tanh", pooling="avg"` gives the classic one. Same parameter count.
+  """
+  num_classes: int = 10
+  activation: str = "relu"
+  pooling: str = "max"
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    """x: [batch, 32, 32, 1] -> logits [batch, num_classes]."""
+    _check_input("lenet5", x, (32, 32, 1))
+    act = _choice("activation", _ACTIVATIONS, self.activation)
+    pool = functools.partial(_choice("pooling", _POOLS, self.pooling), window=2, stride=2)
+    x = pool(act(nn.Conv(6, (5, 5), padding="VALID", name="c1")(x)))    # 28 -> 14
+    x = pool(act(nn.Conv(16, (5, 5), padding="VALID", name="c3")(x)))   # 10 -> 5
+    x = act(nn.Conv(120, (5, 5), padding="VALID", name="c5")(x))         # 1×1×120
+    x = x.reshape(x.shape[0], -1)
+    x = act(nn.Dense(84, name="f6")(x))
+    return nn.Dense(self.num_classes, name="output")(x)
+
+
+class LeNetTF(nn.Module):
+  """The deeper MNIST network of the classic TensorFlow tutorial (convolutional.py).
+
+  conv 5×5×32 SAME - max pool 2 - conv 5×5×64 SAME - max pool 2 - FC 512 - dropout -
+  FC num_classes, ReLU throughout, on 28×28×1 inputs.
+  """
+  num_classes: int = 10
+  dropout_rate: float = 0.5
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    """x: [batch, 28, 28, 1] -> logits [batch, num_classes]."""
+    _check_input("lenet_tf", x, (28, 28, 1))
+    x = jnn.max_pool(jax.nn.relu(nn.Conv(32, (5, 5), padding="SAME", name="conv1")(x)),
+                     window=2, stride=2, padding="SAME")
+    x = jnn.max_pool(jax.nn.relu(nn.Conv(64, (5, 5), padding="SAME", name="conv2")(x)),
+                     window=2, stride=2, padding="SAME")
+    x = x.reshape(x.shape[0], -1)
+    x = jax.nn.relu(nn.Dense(512, name="fc1")(x))
+    key = self.make_rng("dropout") if train and self.dropout_rate > 0 else None
+    x = jnn.dropout(x, self.dropout_rate, key, deterministic=not train)
+    return nn.Dense(self.num_classes, name="fc2")(x)
+
+
+register("lenet5", input_shape=(32, 32, 1), num_classes=10, num_params=61_706,
+         paper="LeCun et al. 1998, Gradient-Based Learning Applied to Document Recognition",
+         notes="dense output layer instead of RBF; C3 fully connected")(LeNet5)
+register("lenet_tf", input_shape=(28, 28, 1), num_classes=10, num_params=1_663_370,
+         paper="TensorFlow tutorial 'Deep MNIST' (tensorflow/models image/mnist/convolutional.py)"
+         )(LeNetTF)

@@ -1,0 +1,75 @@
+"""The model registry: every model by name, with the metadata tools need.
+
+`create(name, **overrides)` builds a Flax module; `list_models(pattern)` lists names;
+`info(name)` gives the input size, class count and the paper's reference numbers.
+"""
+import dataclasses
+import difflib
+import fnmatch
+from typing import Any, Callable
+
+import flax.linen as nn
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+  """What is known about a registered model without building it.
+
+  Attributes:
+    name: registry name.
+    constructor: returns the Flax module; keyword arguments override its fields.
+    input_shape: default input `(height, width, channels)`.
+    num_classes: default number of output classes.
+    paper: the reference the architecture follows.
+    num_params: the reference parameter count (None where no reference exists).
+    notes: choices made where the paper leaves room.
+  """
+  name: str
+  constructor: Callable[..., nn.Module]
+  input_shape: tuple[int, int, int]
+  num_classes: int
+  paper: str
+  num_params: int | None = None
+  notes: str = ""
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register(name: str, *, input_shape: tuple[int, int, int], num_classes: int,
+             paper: str, num_params: int | None = None, notes: str = ""):
+  """Decorator adding a module constructor to the registry under `name`."""
+
+  def decorator(constructor):
+    if name in _REGISTRY:
+      raise ValueError(f"model {name!r} is registered twice")
+    _REGISTRY[name] = ModelInfo(name, constructor, tuple(input_shape), num_classes,
+                                paper, num_params, notes)
+    return constructor
+
+  return decorator
+
+
+def info(name: str) -> ModelInfo:
+  """The registry entry of `name`; unknown names raise with close matches."""
+  try:
+    return _REGISTRY[name]
+  except KeyError:
+    close = difflib.get_close_matches(name, _REGISTRY, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(f"unknown model {name!r}{hint} "
+                     f"(known: {', '.join(sorted(_REGISTRY))})") from None
+
+
+def create(name: str, **overrides: Any) -> nn.Module:
+  """Builds the registered model `name`, overriding module fields by keyword."""
+  entry = info(name)
+  try:
+    return entry.constructor(**overrides)
+  except TypeError as e:
+    raise ValueError(f"bad overrides for model {name!r}: {e}") from None
+
+
+def list_models(pattern: str = "*") -> list[str]:
+  """Registered names matching a shell-style `pattern`, sorted."""
+  return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))

@@ -1,0 +1,84 @@
+"""Max, average and global average pooling on NHWC inputs."""
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from jcnn.nn.padding import Padding, check_nhwc, spatial_padding, to_pair
+
+
+def _window_args(window, stride, padding):
+  """Window dims, strides and padding for `lax.reduce_window` on NHWC."""
+  window = to_pair(window, "window")
+  stride = window if stride is None else to_pair(stride, "stride")
+  pads = spatial_padding(padding)
+  if not isinstance(pads, str):
+    pads = ((0, 0), *pads, (0, 0))
+  return (1, *window, 1), (1, *stride, 1), pads
+
+
+def max_pool(x: jax.Array, window: int | tuple[int, int],
+             stride: int | tuple[int, int] | None = None,
+             padding: Padding = "VALID") -> jax.Array:
+  """Takes the maximum over each window; padded cells never win.
+
+  Args:
+    x: [batch, height, width, channels].
+    window: int or (window_h, window_w).
+    stride: int or pair; None means the window size (no overlap). AlexNet's
+      overlapping pooling is window=3, stride=2.
+    padding: "SAME", "VALID", int, (ph, pw) or ((top, bottom), (left, right)).
+
+  Returns:
+    [batch, out_height, out_width, channels].
+  """
+  check_nhwc(x)
+  dims, strides, pads = _window_args(window, stride, padding)
+  # The reducer's identity (-inf, or the int minimum) keeps padding out of the max
+  # and lets JAX recognise the max-pool primitive, which has a gradient.
+  if jnp.issubdtype(x.dtype, jnp.floating):
+    init = -jnp.inf
+  else:
+    init = jnp.iinfo(x.dtype).min
+  return lax.reduce_window(x, jnp.array(init, x.dtype), lax.max, dims, strides, pads)
+
+
+def avg_pool(x: jax.Array, window: int | tuple[int, int],
+             stride: int | tuple[int, int] | None = None,
+             padding: Padding = "VALID", count_include_pad: bool = True) -> jax.Array:
+  """Averages over each window.
+
+  Args:
+    x: [batch, height, width, channels].
+    window: int or (window_h, window_w).
+    stride: int or pair; None means the window size (no overlap).
+    padding: "SAME", "VALID", int, (ph, pw) or ((top, bottom), (left, right)).
+    count_include_pad: True divides every window sum by the window size, so
+      padded zeros pull edge values down (PyTorch's default); False divides by
+      the number of real cells in the window (TensorFlow's "SAME" average pooling).
+
+  Returns:
+    [batch, out_height, out_width, channels].
+  """
+  check_nhwc(x)
+  dims, strides, pads = _window_args(window, stride, padding)
+  zero = jnp.array(0, x.dtype)
+  sums = lax.reduce_window(x, zero, lax.add, dims, strides, pads)
+  if count_include_pad:
+    return sums / (dims[1] * dims[2])
+  ones = jnp.ones((1, *x.shape[1:3], 1), x.dtype)
+  counts = lax.reduce_window(ones, zero, lax.add, dims, strides, pads)
+  return sums / counts
+
+
+def global_avg_pool(x: jax.Array, keepdims: bool = False) -> jax.Array:
+  """Averages over height and width.
+
+  Args:
+    x: [batch, height, width, channels].
+    keepdims: keep the spatial axes as size 1.
+
+  Returns:
+    [batch, channels], or [batch, 1, 1, channels] with keepdims.
+  """
+  check_nhwc(x)
+  return jnp.mean(x, axis=(1, 2), keepdims=keepdims)

@@ -1,0 +1,45 @@
+"""Train a model: `python -m train [--config FILE] [--workdir DIR] [--config.KEY=VALUE ...]`.
+
+Deliberately thin: parsing and error reporting only; the loop is `train.trainer`.
+With no arguments it trains LeNet-5 on the embedded digits into runs/lenet5_digits.
+Running the same command again resumes from the latest checkpoint in the workdir.
+
+Examples:
+  python -m train
+  python -m train --config train/configs/lenet5_mnist.py --workdir runs/mnist
+  python -m train --config.num_epochs=5 --config.optimizer=momentum --config.learning_rate=0.01
+"""
+import json
+import pathlib
+import sys
+
+from absl import app, flags
+from ml_collections import config_flags
+
+_DEFAULT_CONFIG = str(pathlib.Path(__file__).parent / "configs" / "default.py")
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", _DEFAULT_CONFIG,
+    "Experiment config file (train/configs/*.py); override fields with --config.KEY=VALUE.",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Run folder for checkpoints, logs and the resolved config "
+    "(default: runs/<config.name>). An existing run there is resumed.")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  from jcnn import checkpoint  # after flag parsing, so --help stays fast
+  from train import trainer
+  config = _CONFIG.value
+  workdir = _WORKDIR.value or str(pathlib.Path("runs") / config.name)
+  try:
+    results = trainer.train_and_evaluate(config, workdir)
+  except (ValueError, OSError, checkpoint.CheckpointError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+  print(json.dumps({"workdir": workdir, **results}))
+
+
+if __name__ == "__main__":
+  app.run(main)
