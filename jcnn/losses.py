@@ -7,7 +7,12 @@ import jax.numpy as jnp
 import optax
 
 _REDUCTIONS = ("mean", "sum", "none")
-_SUBSETS = ("kernels", "dense", "all")
+# l2_penalty's named subsets: (path, leaf) -> whether the leaf is penalised.
+_SUBSETS = {
+    "kernels": lambda path, leaf: path[-1] == "kernel",
+    "dense": lambda path, leaf: path[-1] == "kernel" and leaf.ndim == 2,
+    "all": lambda path, leaf: True,
+}
 
 
 def softmax_cross_entropy(logits: jax.Array, labels: jax.Array, *,
@@ -107,14 +112,11 @@ def l2_penalty(params: Any,
   """
   if callable(subset):
     select = subset
-  elif subset == "kernels":
-    select = lambda path, leaf: path[-1] == "kernel"
-  elif subset == "dense":
-    select = lambda path, leaf: path[-1] == "kernel" and leaf.ndim == 2
-  elif subset == "all":
-    select = lambda path, leaf: True
+  elif subset in _SUBSETS:
+    select = _SUBSETS[subset]
   else:
-    raise ValueError(f"subset must be one of {_SUBSETS} or a callable, got {subset!r}")
+    raise ValueError(f"subset must be one of {tuple(_SUBSETS)} or a callable, "
+                     f"got {subset!r}")
   leaves, _ = jax.tree_util.tree_flatten_with_path(params)
   total = jnp.zeros((), jnp.float32)
   for path, leaf in leaves:

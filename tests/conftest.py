@@ -27,3 +27,4 @@ def shared_data() -> pathlib.Path:
       pytest.fail(message)
     pytest.skip(message)
   return path
+

@@ -1,15 +1,22 @@
 """Argument forms shared by convolution and pooling: pairs and padding."""
 from collections.abc import Sequence
+from numbers import Integral
 
 Padding = str | int | Sequence[int] | Sequence[Sequence[int]]
 
 
 def to_pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
   """Reads an int or a (height, width) pair as a pair of positive ints."""
-  pair = (value, value) if isinstance(value, int) else tuple(value)
-  if len(pair) != 2 or not all(isinstance(v, int) and v >= 1 for v in pair):
+  pair = (value, value) if isinstance(value, Integral) else value
+  if not _is_int_pair(pair) or min(pair) < 1:
     raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}")
-  return pair
+  return int(pair[0]), int(pair[1])
+
+
+def _is_int_pair(value) -> bool:
+  """Whether `value` is a sequence of two ints (NumPy ints included, from configs)."""
+  return (isinstance(value, Sequence) and len(value) == 2
+          and all(isinstance(v, Integral) for v in value))
 
 
 def spatial_padding(padding: Padding) -> str | tuple[tuple[int, int], tuple[int, int]]:
@@ -27,20 +34,19 @@ def spatial_padding(padding: Padding) -> str | tuple[tuple[int, int], tuple[int,
     if padding.upper() not in ("SAME", "VALID"):
       raise ValueError(f"padding string must be 'SAME' or 'VALID', got {padding!r}")
     return padding.upper()
-  if isinstance(padding, int):
+  if isinstance(padding, Integral):
     pads = ((padding, padding), (padding, padding))
-  elif len(padding) == 2 and all(isinstance(p, int) for p in padding):
+  elif _is_int_pair(padding):
     pads = ((padding[0], padding[0]), (padding[1], padding[1]))
-  elif len(padding) == 2 and all(
-      not isinstance(p, int) and len(p) == 2 and all(isinstance(q, int) for q in p)
-      for p in padding):
-    pads = (tuple(padding[0]), tuple(padding[1]))
+  elif (isinstance(padding, Sequence) and len(padding) == 2
+        and all(_is_int_pair(p) for p in padding)):
+    pads = tuple(padding)
   else:
     raise ValueError("padding must be 'SAME', 'VALID', an int, (ph, pw) or "
                      f"((top, bottom), (left, right)), got {padding!r}")
   if any(p < 0 for pair in pads for p in pair):
     raise ValueError(f"padding must be non-negative, got {padding!r}")
-  return pads
+  return tuple((int(lo), int(hi)) for lo, hi in pads)
 
 
 def check_nhwc(x, name: str = "x") -> None:

@@ -33,13 +33,14 @@ def max_pool(x: jax.Array, window: int | tuple[int, int],
   """
   check_nhwc(x)
   dims, strides, pads = _window_args(window, stride, padding)
-  # The reducer's identity (-inf, or the int minimum) keeps padding out of the max
-  # and lets JAX recognise the max-pool primitive, which has a gradient.
+  # The reducer's identity (-inf, or the int minimum) keeps padding out of the max.
+  # It must be a Python scalar: only a concrete init lets JAX recognise the max-pool
+  # primitive, which has a gradient (a jnp array is traced under jit and has none).
   if jnp.issubdtype(x.dtype, jnp.floating):
-    init = -jnp.inf
+    init = -float("inf")
   else:
-    init = jnp.iinfo(x.dtype).min
-  return lax.reduce_window(x, jnp.array(init, x.dtype), lax.max, dims, strides, pads)
+    init = int(jnp.iinfo(x.dtype).min)
+  return lax.reduce_window(x, init, lax.max, dims, strides, pads)
 
 
 def avg_pool(x: jax.Array, window: int | tuple[int, int],
@@ -61,7 +62,7 @@ def avg_pool(x: jax.Array, window: int | tuple[int, int],
   """
   check_nhwc(x)
   dims, strides, pads = _window_args(window, stride, padding)
-  zero = jnp.array(0, x.dtype)
+  zero = 0.0 if jnp.issubdtype(x.dtype, jnp.floating) else 0  # concrete: see max_pool
   sums = lax.reduce_window(x, zero, lax.add, dims, strides, pads)
   if count_include_pad:
     return sums / (dims[1] * dims[2])

@@ -64,11 +64,13 @@ def test_depthwise_matches_tensorflow(tf):
   np.testing.assert_allclose(actual, expected.numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_asymmetric_padding_equals_explicit_pad_then_valid():
+@pytest.mark.parametrize("padding", [((1, 3), (0, 2)), [[1, 3], [0, 2]],
+                                     ((np.int64(1), 3), (0, np.int32(2)))])
+def test_asymmetric_padding_equals_explicit_pad_then_valid(padding):
   x, k = _random((1, 10, 9, 2), 9), _random((4, 3, 2, 3), 10)
   padded = jnp.pad(x, ((0, 0), (1, 3), (0, 2), (0, 0)))
   np.testing.assert_allclose(
-      nn.conv2d(x, k, padding=((1, 3), (0, 2)), stride=2),
+      nn.conv2d(x, k, padding=padding, stride=2),
       nn.conv2d(padded, k, padding="VALID", stride=2), rtol=1e-6)
 
 

@@ -79,10 +79,14 @@ def test_avg_pool_counts_only_real_cells():
   assert out_excl[0, 1, 1, 0] == pytest.approx(2.5)
 
 
-def test_max_pool_has_gradient():
+@pytest.mark.parametrize("transform", [lambda f: f, jax.jit], ids=["eager", "jit"])
+def test_pools_have_gradients(transform):
   x = jnp.array([[1.0, 3.0], [2.0, 0.0]]).reshape(1, 2, 2, 1)
-  grad = jax.grad(lambda x: nn.max_pool(x, 2).sum())(x)
+  grad = transform(jax.grad(lambda x: nn.max_pool(x, 2).sum()))(x)
   np.testing.assert_array_equal(grad.reshape(2, 2), [[0.0, 1.0], [0.0, 0.0]])
+  grad = transform(jax.grad(lambda x: nn.avg_pool(x, 2, padding="SAME",
+                                                  count_include_pad=False).sum()))(x)
+  np.testing.assert_allclose(grad.reshape(2, 2), [[0.25, 0.25], [0.25, 0.25]])
 
 
 def test_global_avg_pool():

@@ -1,0 +1,72 @@
+"""The registry and the LeNet family: names, parameter counts, shapes, errors."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jcnn import models
+
+
+def _num_params(name, **overrides):
+  model = models.create(name, **overrides)
+  shape = models.info(name).input_shape
+  variables = jax.eval_shape(
+      lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, *shape)), train=False))
+  return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(variables["params"]))
+
+
+@pytest.mark.parametrize("name, expected", [
+    # LeCun et al. 1998 layer counts: C1 156 + C3 2,416 (fully connected) + C5 48,120
+    # + F6 10,164 + dense output 850 (d2l.ai's LeNet-5 and torchvision-style LeNets agree).
+    ("lenet5", 61_706),
+    # tensorflow/models image/mnist/convolutional.py: conv1 5x5x1x32, conv2 5x5x32x64,
+    # fc1 (7*7*64)x512, fc2 512x10, all with biases.
+    ("lenet_tf", 1_663_370),
+])
+def test_parameter_counts_match_references(name, expected):
+  assert _num_params(name) == expected
+  assert models.info(name).num_params == expected
+
+
+def test_list_models_filters_by_pattern():
+  assert models.list_models("lenet*") == ["lenet5", "lenet_tf"]
+  assert models.list_models("nothing*") == []
+
+
+def test_unknown_model_names_close_matches():
+  with pytest.raises(ValueError, match=r"unknown model 'lenet6'.*lenet5"):
+    models.create("lenet6")
+
+
+def test_bad_override_is_a_clear_error():
+  with pytest.raises(ValueError, match="bad overrides for model 'lenet5'"):
+    models.create("lenet5", widht=3)
+
+
+@pytest.mark.parametrize("name", ["lenet5", "lenet_tf"])
+def test_forward_shapes_and_dropout(name):
+  model = models.create(name, num_classes=7)
+  shape = models.info(name).input_shape
+  x = jax.random.normal(jax.random.PRNGKey(1), (3, *shape))
+  variables = model.init(jax.random.PRNGKey(0), x, train=False)
+  logits = model.apply(variables, x, train=False)
+  assert logits.shape == (3, 7)
+  train_a = model.apply(variables, x, train=True, rngs={"dropout": jax.random.PRNGKey(2)})
+  train_b = model.apply(variables, x, train=True, rngs={"dropout": jax.random.PRNGKey(3)})
+  assert train_a.shape == (3, 7)
+  if name == "lenet_tf":  # dropout 0.5 before the last layer: keys matter in training
+    assert not np.allclose(train_a, train_b)
+  else:
+    np.testing.assert_allclose(train_a, logits, rtol=1e-6)
+
+
+def test_wrong_input_shape_names_the_expected_shape():
+  model = models.create("lenet5")
+  with pytest.raises(ValueError, match=r"lenet5 expects inputs \[batch, 32, 32, 1\], got \(2, 28, 28, 1\)"):
+    model.init(jax.random.PRNGKey(0), jnp.zeros((2, 28, 28, 1)))
+
+
+def test_unknown_activation_is_rejected():
+  model = models.create("lenet5", activation="swishy")
+  with pytest.raises(ValueError, match="unknown activation 'swishy'"):
+    model.init(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 1)))

@@ -1,0 +1,25 @@
+"""Every notebook in colabs/ runs top to bottom on a CPU (shortened by its parameters)."""
+import pathlib
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.helpers import REPO
+
+# Per notebook: lines appended to its "parameters" cell to keep the run short.
+SHORT = {"quickstart.ipynb": 'NUM_EPOCHS = 2\nWORKDIR = "{tmp}/quickstart"'}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "colabs").glob("*.ipynb")))
+def test_notebook_runs(name, tmp_path):
+  notebook = nbformat.read(REPO / "colabs" / name, as_version=4)
+  parameters = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+  assert len(parameters) == 1, "each notebook has one cell tagged 'parameters'"
+  parameters[0].source += "\n" + SHORT.get(name, "").format(tmp=tmp_path)
+  client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+                          resources={"metadata": {"path": str(REPO)}})
+  client.execute()
+  images = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if "image/png" in o.get("data", {})]
+  assert images, "the notebook draws its plots"

@@ -1,0 +1,35 @@
+"""`python -m train` as a user runs it: --help, overrides, and one-line errors."""
+import pytest
+
+from tests.helpers import run_program
+
+
+def test_help_explains_the_program():
+  proc = run_program("train", "--helpshort")
+  assert proc.returncode == 0
+  assert "--workdir" in proc.stdout and "--config" in proc.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config.model=lenet6"], "unknown model 'lenet6'; did you mean lenet5"),
+    (["--config.optimizer=adagrad"], "unknown optimizer 'adagrad'"),
+    (["--config.dataset=no_such_set"], "no_such_set"),
+    (["--workdir=/etc/hostname"], "is not a folder"),
+])
+def test_bad_input_is_one_line_and_nonzero(args, message):
+  proc = run_program("train", *args)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  lines = [l for l in proc.stderr.splitlines() if l.startswith("error: ")]
+  assert len(lines) == 1 and message in lines[0], proc.stderr[-2000:]
+
+
+def test_unknown_config_key_is_rejected(tmp_path):
+  proc = run_program("train", f"--workdir={tmp_path}", "--config.no_such_key=1")
+  assert proc.returncode != 0
+  assert "no_such_key" in proc.stderr
+  assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_missing_config_file_is_rejected(tmp_path):
+  proc = run_program("train", "--config=train/configs/nope.py", f"--workdir={tmp_path}")
+  assert proc.returncode != 0 and "nope.py" in proc.stderr
