@@ -14,6 +14,7 @@ Reads the run's config.json, dataset.json and checkpoints; never writes to the w
 """
 import argparse
 import json
+import os
 import sys
 
 COMMANDS = ("evaluate", "predict")
@@ -75,6 +76,9 @@ def main(argv: list[str]) -> int:
   if not argv or argv[0] not in COMMANDS + ("-h", "--help"):
     argv = ["evaluate", *argv]
   args = _parser().parse_args(argv)
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+  from absl import logging
+  logging.set_verbosity(logging.ERROR)  # orbax warns that read-only managers do not save
   from jcnn import checkpoint
   try:
     _run(args)

@@ -65,5 +65,6 @@ def create(model, tx: optax.GradientTransformation, *, rng: jax.Array,
   return TrainState.create(
       apply_fn=model.apply, params=params, tx=tx,
       batch_stats=variables.get("batch_stats", {}),
-      ema_params=params if ema_decay > 0 else None,
+      # A copy: params and EMA must not share buffers, or donating the state fails.
+      ema_params=jax.tree.map(jnp.copy, params) if ema_decay > 0 else None,
       rng=run_rng, ema_decay=float(ema_decay))

@@ -10,10 +10,11 @@ Examples:
   python -m train --config.num_epochs=5 --config.optimizer=momentum --config.learning_rate=0.01
 """
 import json
+import os
 import pathlib
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 _DEFAULT_CONFIG = str(pathlib.Path(__file__).parent / "configs" / "default.py")
@@ -29,6 +30,9 @@ _WORKDIR = flags.DEFINE_string(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  if not flags.FLAGS["verbosity"].present:  # orbax logs every save at INFO
+    logging.set_verbosity(logging.WARNING)
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow only writes summaries
   from jcnn import checkpoint  # after flag parsing, so --help stays fast
   from train import trainer
   config = _CONFIG.value
