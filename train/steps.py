@@ -6,17 +6,19 @@ import ml_collections
 import optax
 from jax.sharding import Mesh
 
-from jcnn import losses, metrics, parallel
+from jcnn import losses, metrics, models, parallel
 from jcnn.state import TrainState
 
 
 def make_train_step(config: ml_collections.ConfigDict, schedule: optax.Schedule) -> Callable:
   """Returns `train_step(state, batch) -> (state, metrics)` for a classifier.
 
-  The loss is cross-entropy (with optional label smoothing) plus
+  The loss is cross-entropy (with optional label smoothing), plus each auxiliary
+  classifier's cross-entropy times the model's `aux_loss_weight` (GoogLeNet: 0.3), plus
   `weight_decay * l2_penalty(params, weight_decay_subset)`. Dropout draws from the
   state's key folded with the step number.
   """
+  aux_weight = models.info(config.model).aux_loss_weight
 
   def loss_fn(params, state: TrainState, batch):
     variables = {"params": params}
@@ -24,11 +26,13 @@ def make_train_step(config: ml_collections.ConfigDict, schedule: optax.Schedule)
     if state.batch_stats:
       variables["batch_stats"] = state.batch_stats
       mutable = ["batch_stats"]
-    logits, updates = state.apply_fn(variables, batch["image"], train=True,
-                                     rngs={"dropout": state.step_rng()}, mutable=mutable)
-    ce = losses.softmax_cross_entropy(logits, batch["label"],
-                                      label_smoothing=config.label_smoothing)
-    loss = ce
+    outputs, updates = state.apply_fn(variables, batch["image"], train=True,
+                                      rngs={"dropout": state.step_rng()}, mutable=mutable)
+    logits, aux_logits = models.unpack_outputs(outputs)
+    cross_entropy = lambda z: losses.softmax_cross_entropy(
+        z, batch["label"], label_smoothing=config.label_smoothing)
+    ce = cross_entropy(logits)
+    loss = ce + sum(aux_weight * cross_entropy(z) for z in aux_logits)
     if config.weight_decay:
       loss += config.weight_decay * losses.l2_penalty(params, config.weight_decay_subset)
     return loss, (ce, logits, updates)

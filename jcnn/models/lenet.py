@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from jcnn import nn as jnn
+from jcnn.models.features import record
 from jcnn.models.registry import register
 
 _ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -46,9 +47,9 @@ class LeNet5(nn.Module):
     _check_input("lenet5", x, (32, 32, 1))
     act = _choice("activation", _ACTIVATIONS, self.activation)
     pool = functools.partial(_choice("pooling", _POOLS, self.pooling), window=2, stride=2)
-    x = pool(act(nn.Conv(6, (5, 5), padding="VALID", name="c1")(x)))    # 28 -> 14
-    x = pool(act(nn.Conv(16, (5, 5), padding="VALID", name="c3")(x)))   # 10 -> 5
-    x = act(nn.Conv(120, (5, 5), padding="VALID", name="c5")(x))         # 1×1×120
+    x = record(self, "s2", pool(act(nn.Conv(6, (5, 5), padding="VALID", name="c1")(x))))
+    x = record(self, "s4", pool(act(nn.Conv(16, (5, 5), padding="VALID", name="c3")(x))))
+    x = record(self, "c5_out", act(nn.Conv(120, (5, 5), padding="VALID", name="c5")(x)))
     x = x.reshape(x.shape[0], -1)
     x = act(nn.Dense(84, name="f6")(x))
     return nn.Dense(self.num_classes, name="output")(x)
@@ -67,10 +68,9 @@ class LeNetTF(nn.Module):
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     """x: [batch, 28, 28, 1] -> logits [batch, num_classes]."""
     _check_input("lenet_tf", x, (28, 28, 1))
-    x = jnn.max_pool(jax.nn.relu(nn.Conv(32, (5, 5), padding="SAME", name="conv1")(x)),
-                     window=2, stride=2, padding="SAME")
-    x = jnn.max_pool(jax.nn.relu(nn.Conv(64, (5, 5), padding="SAME", name="conv2")(x)),
-                     window=2, stride=2, padding="SAME")
+    for i, width in enumerate((32, 64), start=1):
+      x = jax.nn.relu(nn.Conv(width, (5, 5), padding="SAME", name=f"conv{i}")(x))
+      x = record(self, f"pool{i}", jnn.max_pool(x, window=2, stride=2, padding="SAME"))
     x = x.reshape(x.shape[0], -1)
     x = jax.nn.relu(nn.Dense(512, name="fc1")(x))
     key = self.make_rng("dropout") if train and self.dropout_rate > 0 else None
@@ -79,8 +79,10 @@ class LeNetTF(nn.Module):
 
 
 register("lenet5", input_shape=(32, 32, 1), num_classes=10, num_params=61_706,
+         params_source="LeCun et al. 1998, layer by layer (C3 fully connected)",
          paper="LeCun et al. 1998, Gradient-Based Learning Applied to Document Recognition",
          notes="dense output layer instead of RBF; C3 fully connected")(LeNet5)
 register("lenet_tf", input_shape=(28, 28, 1), num_classes=10, num_params=1_663_370,
+         params_source="tensorflow/models image/mnist/convolutional.py variable shapes",
          paper="TensorFlow tutorial 'Deep MNIST' (tensorflow/models image/mnist/convolutional.py)"
          )(LeNetTF)

@@ -22,6 +22,13 @@ class ModelInfo:
     num_classes: default number of output classes.
     paper: the reference the architecture follows.
     num_params: the reference parameter count (None where no reference exists).
+    params_source: where `num_params` comes from (torchvision, Keras, the paper, ...).
+    top1: the reported top-1 accuracy (fraction) on the paper's benchmark, or None.
+    top1_source: where `top1` is reported (paper table, torchvision, ...).
+    macs: multiply-accumulates of one forward pass at `input_shape`, if published.
+    min_input_size: the smallest square input the architecture accepts.
+    mean, std: per-channel input normalisation the reference weights expect.
+    aux_loss_weight: weight of each auxiliary classifier's loss (GoogLeNet: 0.3).
     notes: choices made where the paper leaves room.
   """
   name: str
@@ -30,21 +37,32 @@ class ModelInfo:
   num_classes: int
   paper: str
   num_params: int | None = None
+  params_source: str = ""
+  top1: float | None = None
+  top1_source: str = ""
+  macs: int | None = None
+  min_input_size: int | None = None
+  mean: tuple[float, ...] | None = None
+  std: tuple[float, ...] | None = None
+  aux_loss_weight: float = 0.0
   notes: str = ""
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
-def register(name: str, *, input_shape: tuple[int, int, int], num_classes: int,
-             paper: str, num_params: int | None = None, notes: str = ""):
-  """Decorator adding a module constructor to the registry under `name`."""
+def register(name: str, *, input_shape: tuple[int, int, int], num_classes: int, paper: str,
+             **metadata: Any):
+  """Decorator adding a module constructor to the registry under `name`.
+
+  `metadata` fills the other ModelInfo fields (num_params, top1, macs, ...).
+  """
 
   def decorator(constructor):
     if name in _REGISTRY:
       raise ValueError(f"model {name!r} is registered twice")
-    _REGISTRY[name] = ModelInfo(name, constructor, tuple(input_shape), num_classes,
-                                paper, num_params, notes)
+    _REGISTRY[name] = ModelInfo(name, constructor, tuple(input_shape), num_classes, paper,
+                                **metadata)
     return constructor
 
   return decorator

@@ -70,3 +70,24 @@ def test_unknown_activation_is_rejected():
   model = models.create("lenet5", activation="swishy")
   with pytest.raises(ValueError, match="unknown activation 'swishy'"):
     model.init(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 1)))
+
+
+def test_features_by_name_and_their_info():
+  model = models.create("lenet5")
+  x = jnp.ones((2, 32, 32, 1))
+  variables = model.init(jax.random.PRNGKey(0), x)
+  feats = models.extract_features(model, variables, x)
+  assert [(k, v.shape) for k, v in feats.items()] == [
+      ("s2", (2, 14, 14, 6)), ("s4", (2, 5, 5, 16)), ("c5_out", (2, 1, 1, 120))]
+  info = models.feature_info(model, (32, 32, 1))
+  assert [(i["name"], i["channels"], i["stride"]) for i in info] == [
+      ("s2", 6, 2), ("s4", 16, 6), ("c5_out", 120, 32)]
+  # Recording features changes nothing in the ordinary call.
+  assert "features" not in variables
+
+
+def test_unpack_outputs():
+  logits = jnp.zeros((2, 3))
+  assert models.unpack_outputs(logits)[1] == ()
+  main, aux = models.unpack_outputs((logits, [logits + 1, logits + 2]))
+  assert main is logits and len(aux) == 2

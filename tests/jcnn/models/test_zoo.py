@@ -1,0 +1,77 @@
+"""Every registered model: parameter count, forward pass and a real train step.
+
+One parametrised test per property over the whole registry (timm's habit), so a model
+added to the zoo is checked without writing a test for it.
+"""
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+
+from jcnn import models
+from jcnn import state as state_lib
+from train import steps
+
+# The largest members of families whose code path a smaller sibling already runs in
+# the default suite (same blocks, more of them): run with `-m slow`.
+SLOW = {"resnet1202", "resnet110", "plain110", "resnet152", "resnet101", "inception_v4",
+        "inception_resnet_v2", "vgg19", "vgg19_bn", "vgg16_bn", "vgg13_bn"}
+
+
+def _params(name):
+  return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+          for n in models.list_models(name)]
+
+
+def _input_shape(info):
+  h, w, c = info.input_shape
+  size = info.min_input_size or h
+  return (size, size, c)
+
+
+@pytest.mark.parametrize("name", [n for n in models.list_models() if models.info(n).num_params])
+def test_parameter_count_matches_reference(name):
+  info = models.info(name)
+  model = models.create(name)
+  variables = jax.eval_shape(
+      lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, *info.input_shape)), train=False))
+  count = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(variables["params"]))
+  assert count == info.num_params, f"{name}: {count:,} != {info.num_params:,} ({info.params_source})"
+  assert info.params_source, f"{name}: say where the reference count comes from"
+
+
+@pytest.mark.parametrize("name", _params("*"))
+def test_forward_and_train_step(name):
+  info = models.info(name)
+  shape = _input_shape(info)
+  num_classes = 5
+  model = models.create(name, num_classes=num_classes)
+  x = jax.random.normal(jax.random.PRNGKey(0), (4, *shape))
+  labels = jnp.arange(4) % num_classes
+
+  variables = model.init(jax.random.PRNGKey(1), x[:1], train=False)
+  logits = model.apply(variables, x, train=False)
+  assert logits.shape == (4, num_classes)
+  assert np.all(np.isfinite(logits))
+
+  config = ml_collections.ConfigDict(dict(model=name, label_smoothing=0.0, weight_decay=1e-4,
+                                          weight_decay_subset="kernels"))
+  state = state_lib.create(model, optax.adam(1e-3), rng=jax.random.PRNGKey(2),
+                           input_shape=shape)
+  step = jax.jit(steps.make_train_step(config, optax.constant_schedule(1e-3)))
+  batch = {"image": x, "label": labels}
+  losses = []
+  for _ in range(6):
+    state, metrics = step(state, batch)
+    losses.append(float(metrics["loss"]))
+  assert np.all(np.isfinite(losses)), losses
+  assert losses[-1] < losses[0], f"{name}: loss did not drop on a fixed batch: {losses}"
+
+
+@pytest.mark.parametrize("name", models.list_models())
+def test_metadata_is_complete(name):
+  info = models.info(name)
+  assert info.paper and info.num_classes > 0 and len(info.input_shape) == 3
+  assert info.top1 is None or (0 < info.top1 < 1 and info.top1_source)
