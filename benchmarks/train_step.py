@@ -1,0 +1,106 @@
+"""Throughput of one compiled train or eval step of a registered model, on synthetic data.
+
+    python benchmarks/train_step.py --model resnet20 --batch 128 --mode train
+    python benchmarks/train_step.py --model lenet5 --batch 128 --mode eval --seconds 10
+
+Prints one JSON line: model, mode, batch, dtype, img_per_s (batch / median step time),
+step_ms (median), compile_s, steps, peak_rss_mb, device. The train step is the real one
+of `python -m train` (cross-entropy + L2 5e-4 + SGD momentum 0.9, as the PyTorch
+baseline in ../shared/baselines/torch_cnn_speed.py), with the state donated.
+"""
+import argparse
+import json
+import pathlib
+import resource
+import statistics
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import ml_collections  # noqa: E402
+import optax  # noqa: E402
+
+from jcnn import evaluation, models, parallel  # noqa: E402
+from jcnn import state as state_lib  # noqa: E402
+from train import steps  # noqa: E402
+
+
+def _parse(argv):
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--model", required=True, help="registry name, e.g. resnet20, lenet5")
+  p.add_argument("--batch", type=int, default=128)
+  p.add_argument("--mode", choices=("train", "eval"), default="train")
+  p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                 help="input dtype (parameters stay float32)")
+  p.add_argument("--seconds", type=float, default=20.0, help="time spent measuring")
+  p.add_argument("--input-size", type=int, default=None,
+                 help="square input size (default: the model's)")
+  return p.parse_args(argv)
+
+
+def main(argv=None):
+  args = _parse(argv)
+  info = models.info(args.model)
+  h, w, c = info.input_shape
+  if args.input_size:
+    h = w = args.input_size
+  model = models.create(args.model, num_classes=10)
+  mesh = parallel.make_mesh(1)
+  dtype = jnp.dtype(args.dtype)
+  key = jax.random.PRNGKey(0)
+  batch = parallel.put_batch({
+      "image": jax.random.normal(key, (args.batch, h, w, c), dtype),
+      "label": jnp.arange(args.batch) % 10,
+      "mask": jnp.ones(args.batch)}, mesh)
+  tx = optax.sgd(0.01, momentum=0.9)
+  state = jax.device_put(state_lib.create(model, tx, rng=key, input_shape=(h, w, c)),
+                         parallel.replicated(mesh))
+
+  if args.mode == "train":
+    config = ml_collections.ConfigDict(dict(model=args.model, label_smoothing=0.0,
+                                            weight_decay=5e-4, weight_decay_subset="kernels"))
+    step_fn = steps.jit_train_step(steps.make_train_step(config, optax.constant_schedule(0.01)),
+                                   mesh)
+    start = time.perf_counter()
+    compiled = step_fn.lower(state, batch).compile()
+    compile_s = time.perf_counter() - start
+
+    def run_once(state):
+      state, metrics = compiled(state, batch)
+      jax.block_until_ready(metrics["loss"])
+      return state
+  else:
+    step_fn = evaluation.jit_eval_step(evaluation.make_eval_step(model.apply, 10), mesh)
+    variables = state.eval_variables()
+    start = time.perf_counter()
+    compiled = step_fn.lower(variables, batch).compile()
+    compile_s = time.perf_counter() - start
+
+    def run_once(state):
+      jax.block_until_ready(compiled(variables, batch))
+      return state
+
+  for _ in range(3):  # warm up: allocator, thread pools
+    state = run_once(state)
+  times = []
+  deadline = time.perf_counter() + args.seconds
+  while time.perf_counter() < deadline or len(times) < 5:
+    t0 = time.perf_counter()
+    state = run_once(state)
+    times.append(time.perf_counter() - t0)
+  median = statistics.median(times)
+  print(json.dumps({
+      "framework": "jcnn", "model": args.model, "mode": args.mode, "batch": args.batch,
+      "dtype": args.dtype, "img_per_s": round(args.batch / median, 1),
+      "step_ms": round(1000 * median, 3), "compile_s": round(compile_s, 2),
+      "steps": len(times),
+      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+      "device": jax.devices()[0].device_kind}))
+
+
+if __name__ == "__main__":
+  main()
