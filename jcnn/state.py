@@ -59,8 +59,11 @@ def create(model, tx: optax.GradientTransformation, *, rng: jax.Array,
     A TrainState at step 0.
   """
   init_rng, run_rng = jax.random.split(rng)
-  variables = model.init({"params": init_rng, "dropout": init_rng},
-                         jnp.zeros((1, *input_shape), jnp.float32), train=False)
+  # Compiled as one program: run eagerly, every distinct kernel shape's initialiser
+  # compiles on its own (minutes for an Inception network on a CPU).
+  init = jax.jit(lambda rngs, x: model.init(rngs, x, train=False))
+  variables = init({"params": init_rng, "dropout": init_rng},
+                   jnp.zeros((1, *input_shape), jnp.float32))
   params = variables["params"]
   return TrainState.create(
       apply_fn=model.apply, params=params, tx=tx,

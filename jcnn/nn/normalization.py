@@ -31,8 +31,9 @@ def local_response_norm(x: jax.Array, depth_radius: int = 5, bias: float = 1.0,
     raise ValueError(f"depth_radius must be a non-negative int, got {depth_radius!r}")
   window = (1,) * (x.ndim - 1) + (2 * depth_radius + 1,)
   pads = ((0, 0),) * (x.ndim - 1) + ((depth_radius, depth_radius),)
-  sqr_sum = lax.reduce_window(x * x, jnp.array(0, x.dtype), lax.add, window,
-                              (1,) * x.ndim, pads)
+  # A Python scalar init: only a concrete one gives the differentiable window-sum
+  # primitive under jit (see jcnn.nn.pooling.max_pool).
+  sqr_sum = lax.reduce_window(x * x, 0.0, lax.add, window, (1,) * x.ndim, pads)
   return x / (bias + alpha * sqr_sum) ** beta
 
 

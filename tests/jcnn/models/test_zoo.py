@@ -51,8 +51,9 @@ def test_forward_and_train_step(name):
   x = jax.random.normal(jax.random.PRNGKey(0), (4, *shape))
   labels = jnp.arange(4) % num_classes
 
-  variables = model.init(jax.random.PRNGKey(1), x[:1], train=False)
-  logits = model.apply(variables, x, train=False)
+  # Jitted: eager Flax compiles every distinct op shape on its own, which dominates.
+  variables = jax.jit(lambda x: model.init(jax.random.PRNGKey(1), x, train=False))(x[:1])
+  logits = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, x)
   assert logits.shape == (4, num_classes)
   assert np.all(np.isfinite(logits))
 

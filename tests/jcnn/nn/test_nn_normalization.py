@@ -93,3 +93,10 @@ def test_batch_norm_param_shape_checked():
   with pytest.raises(ValueError, match=r"var must have shape \(4,\)"):
     nn.batch_norm(jnp.ones((2, 4)), jnp.ones(4), jnp.ones(4), jnp.ones(4),
                   jnp.ones(3), train=False)
+
+
+def test_local_response_norm_has_a_gradient_under_jit():
+  x = jax.random.normal(jax.random.PRNGKey(0), (1, 2, 2, 8))
+  grad = jax.jit(jax.grad(lambda x: nn.local_response_norm(x, 2, 2.0, 1e-4, 0.75).sum()))(x)
+  eager = jax.grad(lambda x: nn.local_response_norm(x, 2, 2.0, 1e-4, 0.75).sum())(x)
+  np.testing.assert_allclose(grad, eager, rtol=1e-5)
