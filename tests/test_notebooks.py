@@ -8,7 +8,11 @@ from nbclient import NotebookClient
 from tests.helpers import REPO
 
 # Per notebook: lines appended to its "parameters" cell to keep the run short.
-SHORT = {"quickstart.ipynb": 'NUM_EPOCHS = 2\nWORKDIR = "{tmp}/quickstart"'}
+SHORT = {
+    "quickstart.ipynb": 'NUM_EPOCHS = 2\nWORKDIR = "{tmp}/quickstart"',
+    "receptive_fields.ipynb": 'ERF_SAMPLES = 2\nCOST_MODELS = ["alexnet_1tower", "resnet18"]',
+    "detection_basics.ipynb": 'STRATEGY = "fast"\nMAX_SIDE = 300',
+}
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "colabs").glob("*.ipynb")))

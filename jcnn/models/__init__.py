@@ -11,14 +11,15 @@ One face for all models:
 import importlib
 import pkgutil
 
+from jcnn.models.convolutionalize import convolutionalize
 from jcnn.models.features import extract_features, feature_info, record, unpack_outputs
 from jcnn.models.registry import ModelInfo, create, info, list_models, register
 
-__all__ = ["ModelInfo", "create", "extract_features", "feature_info", "info", "list_models",
+__all__ = ["ModelInfo", "convolutionalize", "create", "extract_features", "feature_info", "info", "list_models",
            "record", "register", "unpack_outputs"]
 
 # Every other module of this package is a model family that registers itself on import.
-_INFRASTRUCTURE = {"features", "registry"}
+_INFRASTRUCTURE = {"convolutionalize", "features", "registry"}
 for _module in pkgutil.iter_modules(__path__):
   if _module.name not in _INFRASTRUCTURE:
     importlib.import_module(f"{__name__}.{_module.name}")

@@ -17,7 +17,7 @@ def test_table_and_pattern(capsys):
   assert eval_main.main(["models", "lenet*"]) == 0
   lines = capsys.readouterr().out.splitlines()
   assert lines[0].split()[:4] == ["name", "input", "params", "GMACs"]
-  assert [l.split()[0] for l in lines[1:]] == ["lenet5", "lenet_tf"]
+  assert [l.split()[0] for l in lines[1:]] == ["lenet5", "lenet5_1998", "lenet_tf"]
 
 
 def test_unknown_pattern_is_an_error(capsys):

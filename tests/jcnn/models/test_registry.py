@@ -29,7 +29,7 @@ def test_parameter_counts_match_references(name, expected):
 
 
 def test_list_models_filters_by_pattern():
-  assert models.list_models("lenet*") == ["lenet5", "lenet_tf"]
+  assert models.list_models("lenet*") == ["lenet5", "lenet5_1998", "lenet_tf"]
   assert models.list_models("nothing*") == []
 
 

@@ -1,0 +1,213 @@
+"""RoI pooling, RoI Align and spatial pyramid pooling against loop-by-loop NumPy copies of
+torchvision's CPU kernels (roi_pool_kernel.cpp, roi_align_kernel.cpp) and SPP-net's rules."""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jcnn import detection
+
+
+def _c_round(v):
+  return int(np.sign(v) * np.floor(abs(v) + 0.5))
+
+
+def _reference_roi_pool(features, rois, out, scale):
+  """torchvision's roi_pool_forward_kernel_impl, float32 as there; also its argmax."""
+  batch, height, width, channels = features.shape
+  output = np.zeros((len(rois), out, out, channels), np.float32)
+  argmax = np.full((len(rois), out, out, channels), -1)
+  for n, roi in enumerate(rois):
+    b = int(roi[0])
+    x1, y1, x2, y2 = (_c_round(v) for v in roi[1:] * np.float32(scale))
+    bin_h = np.float32(max(y2 - y1 + 1, 1)) / np.float32(out)
+    bin_w = np.float32(max(x2 - x1 + 1, 1)) / np.float32(out)
+    for ph in range(out):
+      for pw in range(out):
+        hs = min(max(int(np.floor(np.float32(ph) * bin_h)) + y1, 0), height)
+        he = min(max(int(np.ceil(np.float32(ph + 1) * bin_h)) + y1, 0), height)
+        ws = min(max(int(np.floor(np.float32(pw) * bin_w)) + x1, 0), width)
+        we = min(max(int(np.ceil(np.float32(pw + 1) * bin_w)) + x1, 0), width)
+        for c in range(channels):
+          best = -np.inf
+          for h in range(hs, he):
+            for w in range(ws, we):
+              if features[b, h, w, c] > best:
+                best = features[b, h, w, c]
+                argmax[n, ph, pw, c] = (b * height + h) * width + w
+          output[n, ph, pw, c] = best if argmax[n, ph, pw, c] >= 0 else 0.0
+  return output, argmax
+
+
+def _bilinear(fmap, y, x):
+  height, width = fmap.shape[:2]
+  if y < -1.0 or y > height or x < -1.0 or x > width:
+    return np.zeros(fmap.shape[-1])
+  y, x = max(y, 0.0), max(x, 0.0)
+  y_low, x_low = int(y), int(x)
+  if y_low >= height - 1:
+    y_high = y_low = height - 1
+    y = float(y_low)
+  else:
+    y_high = y_low + 1
+  if x_low >= width - 1:
+    x_high = x_low = width - 1
+    x = float(x_low)
+  else:
+    x_high = x_low + 1
+  ly, lx = y - y_low, x - x_low
+  hy, hx = 1 - ly, 1 - lx
+  return (hy * hx * fmap[y_low, x_low] + hy * lx * fmap[y_low, x_high]
+          + ly * hx * fmap[y_high, x_low] + ly * lx * fmap[y_high, x_high])
+
+
+def _reference_roi_align(features, rois, out, scale, sampling_ratio, aligned):
+  """torchvision's roi_align_forward_kernel_impl (and its pre_calc bilinear rules)."""
+  output = np.zeros((len(rois), out, out, features.shape[-1]))
+  offset = np.float32(0.5 if aligned else 0.0)
+  for n, roi in enumerate(rois):
+    fmap = features[int(roi[0])].astype(np.float64)
+    x1, y1, x2, y2 = (np.float32(v) * np.float32(scale) - offset for v in roi[1:])
+    roi_w, roi_h = x2 - x1, y2 - y1
+    if not aligned:
+      roi_w, roi_h = max(roi_w, np.float32(1)), max(roi_h, np.float32(1))
+    bin_h, bin_w = roi_h / np.float32(out), roi_w / np.float32(out)
+    grid_h = sampling_ratio if sampling_ratio > 0 else math.ceil(roi_h / out)
+    grid_w = sampling_ratio if sampling_ratio > 0 else math.ceil(roi_w / out)
+    count = max(grid_h * grid_w, 1)
+    for ph in range(out):
+      for pw in range(out):
+        total = 0.0
+        for iy in range(grid_h):
+          y = y1 + ph * bin_h + np.float32(iy + 0.5) * bin_h / np.float32(grid_h)
+          for ix in range(grid_w):
+            x = x1 + pw * bin_w + np.float32(ix + 0.5) * bin_w / np.float32(grid_w)
+            total = total + _bilinear(fmap, float(y), float(x))
+        output[n, ph, pw] = total / count
+  return output
+
+
+@pytest.fixture(scope="module")
+def case():
+  """Features of 2 images and rois inside, across and outside the map, some inverted,
+  some tiny, some on exact halves (C's round goes away from zero, NumPy's to even)."""
+  rng = np.random.default_rng(0)
+  features = rng.standard_normal((2, 9, 11, 3)).astype(np.float32)
+  features[0, 2:5, 3:6, 1] = 0.5  # ties: the gradient goes to the first maximum
+  corners = rng.uniform(-40, 200, (40, 2))
+  rois = np.concatenate([rng.integers(0, 2, (40, 1)), corners,
+                         corners + rng.uniform(-10, 160, (40, 2))], axis=1)
+  rois[:4, 1:] = [[8, 8, 24, 24], [24, 40, 72, 88], [-8, -8, 8, 8], [0, 0, 500, 500]]
+  return features, rois.astype(np.float32)
+
+
+@pytest.mark.parametrize("out", [3, 7])  # 1 x 1: see test_roi_spatial_pyramid_pool
+def test_roi_pool_matches_torchvision_kernel(case, out):
+  features, rois = case
+  expected, _ = _reference_roi_pool(features, rois, out, 1 / 16)
+  np.testing.assert_array_equal(detection.roi_pool(features, rois, out, 1 / 16), expected)
+  if out == 7:
+    jitted = jax.jit(lambda f, r: detection.roi_pool(f, r, out, 1 / 16))
+    np.testing.assert_array_equal(jitted(features, rois), expected)
+
+
+def test_roi_pool_gradient_goes_to_the_first_maximum(case):
+  features, rois = case
+  _, argmax = _reference_roi_pool(features, rois, 3, 1 / 16)
+  expected = np.zeros(features.size)
+  channel = np.broadcast_to(np.arange(features.shape[-1]), argmax.shape)
+  np.add.at(expected, (argmax * features.shape[-1] + channel)[argmax >= 0], 1.0)
+  grad = jax.grad(lambda f: detection.roi_pool(f, rois, 3, 1 / 16).sum())(features)
+  np.testing.assert_array_equal(np.asarray(grad).ravel(), expected)
+
+
+def test_roi_pool_batch_indices_forms_agree(case):
+  features, rois = case
+  with_column = detection.roi_pool(features, rois, 3, 1 / 16)
+  separate = detection.roi_pool(features, rois[:, 1:], 3, 1 / 16,
+                                batch_indices=rois[:, 0].astype(np.int32))
+  np.testing.assert_array_equal(with_column, separate)
+  with pytest.raises(ValueError, match="batch_indices"):
+    detection.roi_pool(features, rois[:, 1:], 3, 1 / 16)
+
+
+@pytest.mark.parametrize("sampling_ratio, aligned", [(-1, False), (2, True)])
+def test_roi_align_matches_torchvision_kernel(case, sampling_ratio, aligned):
+  features, rois = case
+  expected = _reference_roi_align(features, rois, 3, 1 / 16, sampling_ratio, aligned)
+  actual = detection.roi_align(features, rois, 3, 1 / 16, sampling_ratio, aligned)
+  # float32 rounding of the sample coordinates moves bilinear weights by ~1e-6.
+  np.testing.assert_allclose(actual, expected, atol=2e-5)
+
+
+def test_roi_align_under_jit(case):
+  features, rois = case
+  adaptive = jax.jit(lambda f, r: detection.roi_align(f, r, 3, 1 / 16, aligned=True,
+                                                      max_sampling_ratio=32))
+  np.testing.assert_allclose(adaptive(features, rois),
+                             _reference_roi_align(features, rois, 3, 1 / 16, -1, True),
+                             atol=2e-5)
+  with pytest.raises(ValueError, match="max_sampling_ratio"):
+    jax.jit(lambda f, r: detection.roi_align(f, r, 3, 1 / 16))(features, rois)
+
+
+def test_roi_align_gradient_is_the_bilinear_weights(case):
+  # Each output is linear in the features, so the gradient of one bin is its weights: they
+  # sum to the fraction of its samples inside the map (1 for a roi well inside).
+  features, rois = case
+  inside = np.array([[0, 16, 16, 96, 80]], np.float32)
+  grad = jax.grad(lambda f: detection.roi_align(f, inside, 2, 1 / 16, 2)[0, 1, 0, 2])(
+      features)
+  assert np.asarray(grad).sum() == pytest.approx(1.0)
+  assert np.count_nonzero(np.asarray(grad)[..., :2]) == 0  # other channels untouched
+
+
+def _reference_spp(x, levels):
+  """SPP-net, Sec. 2.3: per level n, windows ceil(a / n) at stride floor(a / n); the first
+  n per axis."""
+  batch, height, width, channels = x.shape
+  out = []
+  for n in levels:
+    wh, ww = math.ceil(height / n), math.ceil(width / n)
+    sh, sw = height // n, width // n
+    level = np.array([[x[:, i * sh:i * sh + wh, j * sw:j * sw + ww].max(axis=(1, 2))
+                       for j in range(n)] for i in range(n)])  # [n, n, B, C]
+    out.append(level.transpose(2, 0, 1, 3).reshape(batch, -1))
+  return np.concatenate(out, axis=1)
+
+
+def test_spatial_pyramid_pool_fixed_length_for_any_size():
+  rng = np.random.default_rng(0)
+  lengths = set()
+  for size in ((13, 13), (10, 10), (7, 9)):  # SPP-net's 224 and 180 inputs give 13, 10
+    x = rng.standard_normal((2, *size, 5)).astype(np.float32)
+    pooled = detection.spatial_pyramid_pool(x)
+    np.testing.assert_array_equal(pooled, _reference_spp(x, (4, 2, 1)))
+    np.testing.assert_array_equal(pooled[:, -5:], x.max(axis=(1, 2)))
+    lengths.add(pooled.shape)
+  assert lengths == {(2, (16 + 4 + 1) * 5)}
+  with pytest.raises(ValueError, match="level"):
+    detection.spatial_pyramid_pool(np.zeros((1, 3, 3, 1)), (4, 2, 1))
+
+
+def test_spp_box_projection_appendix_a():
+  # He et al. 2014, App. A, S = 16: left/top floor(x / S) + 1, right/bottom ceil(x / S) - 1.
+  np.testing.assert_array_equal(detection.spp_project_boxes([[0, 35, 100, 200]], 16),
+                                [[1, 3, 6, 12]])
+  # Exact multiples stay exact (36 / 12 = 3) with a stride that is no power of two.
+  np.testing.assert_array_equal(detection.spp_project_boxes([[36, 24, 36, 24]], 12),
+                                [[4, 3, 2, 1]])
+
+
+def test_roi_spatial_pyramid_pool():
+  rng = np.random.default_rng(0)
+  features = rng.standard_normal((1, 20, 30, 4)).astype(np.float32)
+  boxes = np.array([[0, 0, 479, 319], [40, 60, 200, 180]], np.float32)
+  pooled = detection.roi_spatial_pyramid_pool(features, boxes, 16)
+  assert pooled.shape == (2, (36 + 9 + 4 + 1) * 4)
+  cells = np.asarray(detection.spp_project_boxes(boxes, 16))
+  for k, (x1, y1, x2, y2) in enumerate(cells):
+    np.testing.assert_array_equal(pooled[k, -4:],
+                                  features[0, y1:y2 + 1, x1:x2 + 1].max(axis=(0, 1)))
