@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from jcnn import nn as jnn
+from jcnn.models.convolutionalize import check_input_size
 from jcnn.models.features import record
 from jcnn.models.registry import register
 
@@ -16,12 +17,6 @@ _ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "sigmoid": jax.nn.sigmoid,
 }
 _POOLS = {"max": jnn.max_pool, "avg": jnn.avg_pool}
-
-
-def _check_input(name: str, x: jax.Array, shape: tuple[int, int, int]):
-  if x.ndim != 4 or tuple(x.shape[1:]) != shape:
-    raise ValueError(f"{name} expects inputs [batch, {shape[0]}, {shape[1]}, {shape[2]}], "
-                     f"got {tuple(x.shape)}")
 
 
 def _choice(kind: str, table: dict, key: str):
@@ -44,7 +39,7 @@ class LeNet5(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     """x: [batch, 32, 32, 1] -> logits [batch, num_classes]."""
-    _check_input("lenet5", x, (32, 32, 1))
+    check_input_size("lenet5", x, (32, 32, 1))
     act = _choice("activation", _ACTIVATIONS, self.activation)
     pool = functools.partial(_choice("pooling", _POOLS, self.pooling), window=2, stride=2)
     x = record(self, "s2", pool(act(nn.Conv(6, (5, 5), padding="VALID", name="c1")(x))))
@@ -67,7 +62,7 @@ class LeNetTF(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     """x: [batch, 28, 28, 1] -> logits [batch, num_classes]."""
-    _check_input("lenet_tf", x, (28, 28, 1))
+    check_input_size("lenet_tf", x, (28, 28, 1))
     for i, width in enumerate((32, 64), start=1):
       x = jax.nn.relu(nn.Conv(width, (5, 5), padding="SAME", name=f"conv{i}")(x))
       x = record(self, f"pool{i}", jnn.max_pool(x, window=2, stride=2, padding="SAME"))
