@@ -6,7 +6,9 @@
 Prints one JSON line: model, mode, batch, dtype, img_per_s (batch / median step time),
 step_ms (median), compile_s, steps, peak_rss_mb, device. The train step is the real one
 of `python -m train` (cross-entropy + L2 5e-4 + SGD momentum 0.9, as the PyTorch
-baseline in ../shared/baselines/torch_cnn_speed.py), with the state donated.
+baseline in ../shared/baselines/torch_cnn_speed.py), with the state donated, and the
+same process settings (jcnn.runtime: XLA:CPU flags; JCNN_XLA_CPU_FLAGS=0 turns them
+off). --dtype bfloat16 computes in bfloat16 with float32 parameters (jcnn.precision).
 """
 import argparse
 import json
@@ -18,12 +20,16 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from jcnn import runtime  # noqa: E402
+
+runtime.configure(compile_cache=None)  # before JAX starts; no cache: compile_s is honest
+
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
 import optax  # noqa: E402
 
-from jcnn import evaluation, models, parallel  # noqa: E402
+from jcnn import evaluation, models, parallel, precision  # noqa: E402
 from jcnn import state as state_lib  # noqa: E402
 from train import steps  # noqa: E402
 
@@ -35,10 +41,13 @@ def _parse(argv):
   p.add_argument("--batch", type=int, default=128)
   p.add_argument("--mode", choices=("train", "eval"), default="train")
   p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
-                 help="input dtype (parameters stay float32)")
+                 help="compute dtype (parameters stay float32)")
   p.add_argument("--seconds", type=float, default=20.0, help="time spent measuring")
   p.add_argument("--input-size", type=int, default=None,
                  help="square input size (default: the model's)")
+  p.add_argument("--flops", action="store_true",
+                 help="also report model TFLOP/s: 2 x forward MACs per image (x3 when "
+                      "training: backward is twice the forward), from jcnn.analysis")
   return p.parse_args(argv)
 
 
@@ -50,15 +59,16 @@ def main(argv=None):
     h = w = args.input_size
   model = models.create(args.model, num_classes=10)
   mesh = parallel.make_mesh(1)
-  dtype = jnp.dtype(args.dtype)
+  apply = precision.apply_in(args.dtype, model.apply)
   key = jax.random.PRNGKey(0)
   batch = parallel.put_batch({
-      "image": jax.random.normal(key, (args.batch, h, w, c), dtype),
+      "image": jax.random.normal(key, (args.batch, h, w, c)),
       "label": jnp.arange(args.batch) % 10,
       "mask": jnp.ones(args.batch)}, mesh)
   tx = optax.sgd(0.01, momentum=0.9)
-  state = jax.device_put(state_lib.create(model, tx, rng=key, input_shape=(h, w, c)),
-                         parallel.replicated(mesh))
+  state = jax.device_put(
+      state_lib.create(model, tx, rng=key, input_shape=(h, w, c), apply_fn=apply),
+      parallel.replicated(mesh))
 
   if args.mode == "train":
     config = ml_collections.ConfigDict(dict(model=args.model, label_smoothing=0.0,
@@ -74,7 +84,7 @@ def main(argv=None):
       jax.block_until_ready(metrics["loss"])
       return state
   else:
-    step_fn = evaluation.jit_eval_step(evaluation.make_eval_step(model.apply, 10), mesh)
+    step_fn = evaluation.jit_eval_step(evaluation.make_eval_step(apply, 10), mesh)
     variables = state.eval_variables()
     start = time.perf_counter()
     compiled = step_fn.lower(variables, batch).compile()
@@ -93,13 +103,26 @@ def main(argv=None):
     state = run_once(state)
     times.append(time.perf_counter() - t0)
   median = statistics.median(times)
+  extra = {}
+  if args.flops:
+    flops = 2 * _forward_macs(model, (h, w, c)) * (3 if args.mode == "train" else 1)
+    extra["model_tflop_per_s"] = round(flops * args.batch / median / 1e12, 3)
   print(json.dumps({
       "framework": "jcnn", "model": args.model, "mode": args.mode, "batch": args.batch,
       "dtype": args.dtype, "img_per_s": round(args.batch / median, 1),
       "step_ms": round(1000 * median, 3), "compile_s": round(compile_s, 2),
       "steps": len(times),
       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-      "device": jax.devices()[0].device_kind}))
+      "device": jax.devices()[0].device_kind, **extra}))
+
+
+def _forward_macs(model, input_shape) -> int:
+  """Multiply-accumulates of one image's forward pass, counted on the jaxpr."""
+  from jcnn import analysis
+  x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
+  variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), x)
+  return analysis.cost(lambda v, x: model.apply(v, x, train=False), x, variables=variables,
+                       compare_xla=False, backprop=False).macs
 
 
 if __name__ == "__main__":

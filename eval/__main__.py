@@ -48,7 +48,8 @@ def main(argv: list[str]) -> int:
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
   from absl import logging
   logging.set_verbosity(logging.ERROR)  # orbax warns that read-only managers do not save
-  from jcnn import checkpoint
+  from jcnn import checkpoint, runtime
+  runtime.configure()
   try:
     modules[args.command].run(args)
   except (ValueError, OSError, checkpoint.CheckpointError) as e:

@@ -14,7 +14,7 @@ def evaluate_run(run: restore_lib.RestoredRun, split: str) -> dict:
   if data_split.images.shape[1:] != tuple(run.info["image_shape"]):
     raise ValueError(f"split {split!r} has images {data_split.images.shape[1:]}, the model "
                      f"was trained on {tuple(run.info['image_shape'])}")
-  step_fn = evaluation.jit_eval_step(evaluation.make_eval_step(run.model.apply, num_classes),
+  step_fn = evaluation.jit_eval_step(evaluation.make_eval_step(run.apply, num_classes),
                                      run.mesh)
   results = evaluation.evaluate(
       step_fn, run.variables,

@@ -41,7 +41,7 @@ def predict(workdir: str | pathlib.Path, paths: list[str], step: int | None = No
                  class_names=class_names, name="files", split="predict"), pad=pad)
   predictions = []
   for batch in experiment.batches(run.config, split, run.info, train=False):
-    logits = run.model.apply(run.variables, batch["image"], train=False)
+    logits = run.apply(run.variables, batch["image"], train=False)
     probs = np.asarray(jax.nn.softmax(logits))
     predictions.extend(probs[batch["mask"] > 0])
   k = min(top_k, len(class_names))

@@ -20,6 +20,11 @@ class RestoredRun:
   variables: dict
   mesh: Mesh
 
+  @property
+  def apply(self):
+    """`model.apply` in the run's compute dtype."""
+    return experiment.apply_fn(self.config, self.model)
+
 
 def abstract_variables(model: nn.Module, image_shape, ema: bool, mesh: Mesh) -> dict:
   """Shapes, dtypes and shardings of a checkpoint's model item, with no compute."""

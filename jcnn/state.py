@@ -45,7 +45,8 @@ class TrainState(train_state.TrainState):
 
 
 def create(model, tx: optax.GradientTransformation, *, rng: jax.Array,
-           input_shape: tuple[int, int, int], ema_decay: float = 0.0) -> TrainState:
+           input_shape: tuple[int, int, int], ema_decay: float = 0.0,
+           apply_fn=None) -> TrainState:
   """Initialises `model` on a dummy batch of `input_shape` and wraps it in a TrainState.
 
   Args:
@@ -54,6 +55,7 @@ def create(model, tx: optax.GradientTransformation, *, rng: jax.Array,
     rng: the run's PRNG key; split for initialisation and kept for the steps.
     input_shape: `(height, width, channels)` of one example.
     ema_decay: keep an EMA of the weights with this decay when > 0.
+    apply_fn: what the steps call (default `model.apply`; see `jcnn.precision`).
 
   Returns:
     A TrainState at step 0.
@@ -66,7 +68,7 @@ def create(model, tx: optax.GradientTransformation, *, rng: jax.Array,
                    jnp.zeros((1, *input_shape), jnp.float32))
   params = variables["params"]
   return TrainState.create(
-      apply_fn=model.apply, params=params, tx=tx,
+      apply_fn=apply_fn or model.apply, params=params, tx=tx,
       batch_stats=variables.get("batch_stats", {}),
       # A copy: params and EMA must not share buffers, or donating the state fails.
       ema_params=jax.tree.map(jnp.copy, params) if ema_decay > 0 else None,

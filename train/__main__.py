@@ -3,6 +3,9 @@
 Deliberately thin: parsing and error reporting only; the loop is `train.trainer`.
 With no arguments it trains LeNet-5 on the embedded digits into runs/lenet5_digits.
 Running the same command again resumes from the latest checkpoint in the workdir.
+Compiled programs are cached in $JCNN_CACHE_DIR/xla (default ~/.cache/jcnn/xla), so a
+second start skips most of the compilation; JCNN_XLA_CPU_FLAGS=0 turns off jcnn's
+XLA:CPU flags (see jcnn/runtime.py).
 
 Examples:
   python -m train
@@ -33,7 +36,9 @@ def main(argv):
   if not flags.FLAGS["verbosity"].present:  # orbax logs every save at INFO
     logging.set_verbosity(logging.WARNING)
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow only writes summaries
-  from jcnn import checkpoint  # after flag parsing, so --help stays fast
+  from jcnn import runtime  # after flag parsing, so --help stays fast
+  runtime.configure()  # XLA:CPU flags and the compile cache, before anything compiles
+  from jcnn import checkpoint
   from train import trainer
   config = _CONFIG.value
   workdir = _WORKDIR.value or str(pathlib.Path("runs") / config.name)

@@ -84,11 +84,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   checkpoint_every = config.checkpoint_every_steps or steps_per_epoch
 
   model = experiment.build_model(config, train_split.num_classes)
+  apply = experiment.apply_fn(config, model)
   schedule = optim.make_schedule(config, steps_per_epoch, total_steps)
   tx = optim.make_optimizer(config, schedule)
   state = jax.device_put(
       state_lib.create(model, tx, rng=jax.random.PRNGKey(config.seed),
-                       input_shape=tuple(info["image_shape"]), ema_decay=config.ema_decay),
+                       input_shape=tuple(info["image_shape"]), ema_decay=config.ema_decay,
+                       apply_fn=apply),
       parallel.replicated(mesh))
 
   manager = checkpoint.make_manager(workdir, keep=config.keep_checkpoints,
@@ -99,7 +101,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   train_step = steps.jit_train_step(steps.make_train_step(config, schedule), mesh)
   eval_step = evaluation.jit_eval_step(
-      evaluation.make_eval_step(model.apply, train_split.num_classes), mesh)
+      evaluation.make_eval_step(apply, train_split.num_classes), mesh)
 
   def run_eval(step: int) -> dict:
     results = evaluation.evaluate(
@@ -119,11 +121,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       epoch, start_batch = divmod(step, steps_per_epoch)
       host_batches = experiment.batches(config, train_split, info, train=True, epoch=epoch,
                                         start_batch=start_batch)
-      for batch in data.prefetch(host_batches):
-        state, step_metrics = train_step(state, parallel.put_batch(batch, mesh))
+      # The thread also copies each batch to the devices, so the step never waits on it.
+      for batch in data.prefetch(parallel.put_batch(b, mesh) for b in host_batches):
+        state, step_metrics = train_step(state, batch)
         step += 1
-        window_steps += 1
         bar.update(1)
+        if step == start_step + 1:  # the first call compiles (or loads from the cache)
+          jax.block_until_ready(step_metrics)
+          log.write(step, "compile", {"first_step_s": time.perf_counter() - window_start})
+          window_start = time.perf_counter()
+        else:
+          window_steps += 1
         if step % config.log_every_steps == 0 or step == total_steps:
           values = {k: float(v) for k, v in jax.device_get(step_metrics).items()}
           elapsed = time.perf_counter() - window_start

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# GPU train-step throughput and model FLOPs utilisation, on synthetic data, < 10 minutes.
+#
+#   bash benchmarks/gpu.sh            # from the repository root, on a machine with a GPU
+#
+# Installs what is missing (jcnn itself is used from the checkout; ml_collections from
+# PyPI, or offline from wheels in $JCNN_WHEELS, default ./.whl), checks that JAX sees a
+# GPU, then runs benchmarks/train_step.py for:
+#   ResNet-50, 224x224, batch 256, bfloat16   (the standard ImageNet throughput setting)
+#   ResNet-20, 32x32,  batch 1024, bfloat16 and float32
+# and prints one JSON line each, with img_per_s, model_tflop_per_s and mfu (model FLOPs
+# per second over the chip's dense peak: bf16 tensor-core peak, TF32 peak for float32).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+SECONDS_EACH=${SECONDS_EACH:-20}
+
+if ! "$PY" -c "import ml_collections" 2>/dev/null; then
+  wheels=${JCNN_WHEELS:-.whl}
+  "$PY" -m pip install -q ml_collections 2>/dev/null \
+    || "$PY" -m pip install -q --no-index --no-deps --find-links "$wheels" ml_collections \
+    || { echo "gpu.sh: cannot install ml_collections (no network, no wheel in $wheels)" >&2; exit 1; }
+fi
+for pkg in jax flax optax chex; do
+  "$PY" -c "import $pkg" || { echo "gpu.sh: python package $pkg is missing" >&2; exit 1; }
+done
+"$PY" - <<'PYEOF'
+import jax, sys
+gpus = [d for d in jax.devices() if d.platform == "gpu"]
+if not gpus:
+  sys.exit(f"gpu.sh: JAX sees no GPU (devices: {jax.devices()})")
+print(f"# jax {jax.__version__}, {len(gpus)} x {gpus[0].device_kind}", flush=True)
+PYEOF
+
+run() {  # model batch dtype -> one JSON line with mfu added
+  JCNN_XLA_CPU_FLAGS=0 XLA_PYTHON_CLIENT_PREALLOCATE=false "$PY" benchmarks/train_step.py --model "$1" \
+      --batch "$2" --dtype "$3" --mode train --seconds "$SECONDS_EACH" --flops \
+    | "$PY" -c '
+import json, sys
+r = json.loads(sys.stdin.read().strip().splitlines()[-1])
+# Dense peaks (TFLOP/s) from the vendor data sheets: (bf16 tensor core, TF32 tensor core).
+peaks = {"H200": (989, 494), "H100": (989, 494), "A100": (312, 156), "L4": (121, 60),
+         "A10": (125, 62), "V100": (125, 15.7), "T4": (65, 8.1)}
+kind = r["device"]
+peak = next((p for name, p in peaks.items() if name in kind), None)
+if peak:
+  r["peak_tflop_per_s"] = peak[0] if r["dtype"] == "bfloat16" else peak[1]
+  r["mfu"] = round(r["model_tflop_per_s"] / r["peak_tflop_per_s"], 4)
+print(json.dumps(r), flush=True)'
+}
+
+run resnet50 256 bfloat16
+run resnet20 1024 bfloat16
+run resnet20 1024 float32

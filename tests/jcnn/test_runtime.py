@@ -1,0 +1,97 @@
+"""jcnn.runtime: the XLA:CPU flags change speed, not results; the compile cache works."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jcnn import runtime
+from tests.helpers import REPO
+
+# Convolutions of every kind the zoo uses, with their input and kernel gradients, and
+# ResNet-20's loss and parameter gradients (BatchNorm, residuals), in a fresh process.
+_PROGRAM = r"""
+import json, sys
+import numpy as np
+from jcnn import runtime
+if sys.argv[1] == "1":
+  runtime.configure(compile_cache=None)
+import jax, jax.numpy as jnp, optax
+from jax import lax
+from jcnn import models
+out = {}
+key = jax.random.PRNGKey(0)
+cases = [((8, 32, 32, 3), (3, 3, 3, 16), 1, 1, 1), ((8, 32, 32, 16), (3, 3, 16, 32), 2, 1, 1),
+         ((8, 16, 16, 32), (1, 1, 32, 64), 2, 1, 1), ((8, 28, 28, 12), (5, 5, 6, 8), 1, 2, 1),
+         ((8, 16, 16, 8), (3, 3, 1, 8), 1, 8, 1), ((4, 20, 20, 6), (3, 3, 6, 6), 1, 1, 2)]
+for i, (xs, ws, stride, groups, dil) in enumerate(cases):
+  kx, kw, kg = jax.random.split(jax.random.fold_in(key, i), 3)
+  x, w = jax.random.normal(kx, xs), jax.random.normal(kw, ws)
+  conv = lambda x, w: lax.conv_general_dilated(
+      x, w, (stride, stride), "SAME", rhs_dilation=(dil, dil),
+      dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups)
+  y, vjp = jax.vjp(jax.jit(conv), x, w)
+  dx, dw = vjp(jax.random.normal(kg, y.shape))
+  out[f"conv{i}"] = [np.asarray(a).tolist() for a in (y, dx, dw)]
+model = models.create("resnet20", num_classes=10)
+variables = model.init(key, jnp.zeros((1, 32, 32, 3)), train=False)
+x, labels = jax.random.normal(key, (16, 32, 32, 3)), jnp.arange(16) % 10
+def loss(params):
+  logits, _ = model.apply({**variables, "params": params}, x, train=True,
+                          mutable=["batch_stats"])
+  return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+value, grads = jax.jit(jax.value_and_grad(loss))(variables["params"])
+out["loss"] = float(value)
+out["grads"] = [np.asarray(g).ravel().tolist() for g in jax.tree.leaves(grads)]
+out["flags"] = __import__("os").environ.get("XLA_FLAGS", "")
+print(json.dumps(out))
+"""
+
+
+def _run(with_flags: bool) -> dict:
+  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+  proc = subprocess.run([sys.executable, "-c", _PROGRAM, "1" if with_flags else "0"],
+                        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_cpu_flags_equal_the_default_path_forward_and_gradients():
+  fast, default = _run(True), _run(False)
+  assert "ynn_fusion_type" in fast["flags"] and "ynn" not in default["flags"]
+  for name in (k for k in default if k.startswith("conv")):
+    for got, want in zip(fast[name], default[name]):
+      got, want = np.asarray(got), np.asarray(want)
+      np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+  # Through 19 BatchNorms the gradients are sums of 16k cancelling terms, added in
+  # another order by YNNPACK: equal to 2e-3 of each tensor's largest entry.
+  np.testing.assert_allclose(fast["loss"], default["loss"], rtol=1e-5)
+  for got, want in zip(fast["grads"], default["grads"]):
+    got, want = np.asarray(got), np.asarray(want)
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=2e-3 * np.abs(want).max())
+
+
+def test_add_xla_flags_keeps_what_the_user_set():
+  env = {"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type= --xla_foo=1"}
+  flags = runtime.add_xla_flags(runtime.CPU_XLA_FLAGS + ("--xla_bar=2",), env)
+  assert flags.split() == ["--xla_cpu_experimental_ynn_fusion_type=", "--xla_foo=1",
+                           "--xla_bar=2"]
+  assert runtime.add_xla_flags(("--a=1",), {}) == "--a=1"
+
+
+def test_second_start_loads_programs_from_the_cache(tmp_path):
+  program = ("import sys, time; from jcnn import runtime; runtime.configure(compile_cache="
+             "sys.argv[1]); import jax, jax.numpy as jnp; from jcnn import models; "
+             "m = models.create('resnet20', num_classes=10); x = jnp.zeros((2, 32, 32, 3)); "
+             "t = time.perf_counter(); jax.jit(lambda x: m.init(jax.random.PRNGKey(0), x, "
+             "train=False)).lower(x).compile(); print(time.perf_counter() - t)")
+  times = []
+  for _ in range(2):
+    proc = subprocess.run([sys.executable, "-c", program, str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    times.append(float(proc.stdout.split()[-1]))
+  assert list(tmp_path.iterdir()), "nothing was written to the cache"
+  assert times[1] < 0.5 * times[0], times
