@@ -19,7 +19,9 @@ _MIN_COMPILE_S = 0.2
 
 
 def default_cache_dir() -> pathlib.Path:
-  """$JCNN_CACHE_DIR/xla, else ~/.cache/jcnn/xla."""
+  """$JCNN_COMPILE_CACHE_DIR, else $JCNN_CACHE_DIR/xla, else ~/.cache/jcnn/xla."""
+  if os.environ.get("JCNN_COMPILE_CACHE_DIR"):
+    return pathlib.Path(os.environ["JCNN_COMPILE_CACHE_DIR"]).expanduser()
   return pathlib.Path(os.environ.get("JCNN_CACHE_DIR", "~/.cache/jcnn")).expanduser() / "xla"
 
 

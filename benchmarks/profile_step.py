@@ -1,0 +1,167 @@
+"""Where a compiled train step's time goes on the CPU, by kind of work.
+
+    python benchmarks/profile_step.py --model resnet20 --batch 128
+    JCNN_XLA_CPU_FLAGS=0 python benchmarks/profile_step.py ...   # XLA's default CPU path
+
+Profiles a few steps with the JAX profiler (XLA:CPU traces each thunk), reads which HLO
+instruction each thunk ran, and sorts the instructions into: convolution forward /
+input-gradient / weight-gradient, layout transposes, batch norm, dense layers,
+optimizer, and element-wise/other. Prints one JSON line per category (thread-ms per
+step summed over the CPU threads, share of the total) and a Markdown table.
+"""
+import argparse
+import collections
+import json
+import pathlib
+import re
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from jcnn import runtime  # noqa: E402
+
+runtime.add_xla_flags(("--xla_cpu_enable_xprof_traceme=true",))
+runtime.configure(compile_cache=None)
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import ml_collections  # noqa: E402
+import optax  # noqa: E402
+from jax._src.lib import _profile_data  # noqa: E402
+
+from jcnn import models, parallel, precision  # noqa: E402
+from jcnn import state as state_lib  # noqa: E402
+from train import steps  # noqa: E402
+
+CATEGORIES = ("conv forward", "conv input-gradient", "conv weight-gradient",
+              "layout transposes", "batch norm", "dense layers", "optimizer",
+              "element-wise/other")
+_OP_NAME = re.compile(r'op_name="([^"]*)"')
+_CALLS = re.compile(r"calls=%?([\w.\-]+)")
+_SHAPE = re.compile(r"^\s*(?:ROOT )?%?[\w.\-]+ = \w+\[([\d,]*)\]")
+
+
+def _computations(hlo: str) -> dict[str, list[str]]:
+  """{computation name: its instruction lines} of an HLO module's text."""
+  comps, name = {}, None
+  for line in hlo.splitlines():
+    head = re.match(r"^(?:ENTRY )?%?([\w.\-]+) .*\{$", line)
+    if head:
+      name = "ENTRY" if line.startswith("ENTRY") else head.group(1)
+      comps[name] = []
+    elif name and line.strip() and line.strip() != "}":
+      comps[name].append(line)
+  return comps
+
+
+def _body(line: str, comps: dict) -> list[str]:
+  """The line and, recursively, every line of the computations it calls."""
+  lines = [line]
+  for called in _CALLS.findall(line):
+    for inner in comps.get(called, []):
+      lines.extend(_body(inner, comps))
+  return lines
+
+
+def classify(line: str, comps: dict, entry: dict, kernel_shapes: set) -> str:
+  """The category of one top-level HLO instruction (`entry`: name -> line)."""
+  body = _body(line, comps)
+  text = "\n".join(body)
+  names = " ".join(_OP_NAME.findall(text))
+  shape = _SHAPE.match(line)
+  dims = tuple(sorted(int(d) for d in shape.group(1).split(",") if d)) if shape else ()
+  if " convolution(" in text:
+    if dims in kernel_shapes:
+      return "conv weight-gradient"
+    # The input gradient convolves with the kernel reversed in space (or, strided,
+    # dilates its input): look for the reverse in the operands' computations.
+    operands = re.findall(r"%([\w.\-]+)", line.split("(", 1)[1])
+    reversed_kernel = any(" reverse(" in "\n".join(_body(entry[o], comps))
+                          for o in operands if o in entry)
+    if reversed_kernel or "lhs_dilate" in text or " reverse(" in text:
+      return "conv input-gradient"
+    return "conv forward"
+  if " dot(" in text:
+    return "dense layers"
+  if re.search(r"= \w+\[[\d,]*\]\{[\d,]*\} transpose\(", text) or line.split("=")[0].strip(
+      ).lstrip("%").startswith("transpose"):
+    return "layout transposes"
+  if re.search(r"/(bn\w*|BatchNorm\w*|\w*norm\w*)/", names, re.IGNORECASE):
+    return "batch norm"
+  if names and "jvp(" not in names:
+    return "optimizer"
+  return "element-wise/other"
+
+
+def main(argv=None):
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--model", default="resnet20")
+  p.add_argument("--batch", type=int, default=128)
+  p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+  p.add_argument("--steps", type=int, default=5, help="profiled steps")
+  args = p.parse_args(argv)
+
+  h, w, c = models.info(args.model).input_shape
+  model = models.create(args.model, num_classes=10)
+  mesh, key = parallel.make_mesh(1), jax.random.PRNGKey(0)
+  batch = parallel.put_batch({"image": jax.random.normal(key, (args.batch, h, w, c)),
+                              "label": jnp.arange(args.batch) % 10,
+                              "mask": jnp.ones(args.batch)}, mesh)
+  state = jax.device_put(
+      state_lib.create(model, optax.sgd(0.01, momentum=0.9), rng=key, input_shape=(h, w, c),
+                       apply_fn=precision.apply_in(args.dtype, model.apply)),
+      parallel.replicated(mesh))
+  config = ml_collections.ConfigDict(dict(model=args.model, label_smoothing=0.0,
+                                          weight_decay=5e-4, weight_decay_subset="kernels"))
+  compiled = steps.jit_train_step(steps.make_train_step(config, optax.constant_schedule(0.01)),
+                                  mesh).lower(state, batch).compile()
+  kernel_shapes = {tuple(sorted(k.shape)) for k in jax.tree.leaves(state.params) if k.ndim == 4}
+  comps = _computations(compiled.as_text())
+  entry = {}
+  for line in comps["ENTRY"]:
+    m = re.match(r"^\s*(?:ROOT )?%?([\w.\-]+) = ", line)
+    if m:
+      entry[m.group(1)] = line
+  category = {name: classify(line, comps, entry, kernel_shapes) for name, line in entry.items()}
+
+  for _ in range(3):
+    state, metrics = compiled(state, batch)
+  jax.block_until_ready(metrics)
+  with tempfile.TemporaryDirectory() as trace_dir:
+    jax.profiler.start_trace(trace_dir)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+      state, metrics = compiled(state, batch)
+      jax.block_until_ready(metrics)
+    wall = (time.perf_counter() - start) / args.steps
+    jax.profiler.stop_trace()
+    profile = _profile_data.ProfileData.from_file(
+        str(next(pathlib.Path(trace_dir).rglob("*.xplane.pb"))))
+
+  thread_ns = collections.Counter()
+  for plane in profile.planes:
+    for line in plane.lines:
+      for event in line.events:
+        if event.name in category:
+          thread_ns[category[event.name]] += event.duration_ns
+  total = sum(thread_ns.values())
+  print(f"# {args.model} batch {args.batch} {args.dtype}: {1000 * wall:.1f} ms/step wall, "
+        f"{total / args.steps / 1e6:.1f} thread-ms/step in XLA thunks", file=sys.stderr)
+  rows = []
+  for name in CATEGORIES:
+    ms = thread_ns[name] / args.steps / 1e6
+    rows.append({"model": args.model, "batch": args.batch, "dtype": args.dtype,
+                 "category": name, "thread_ms": round(ms, 1),
+                 "share": round(thread_ns[name] / total, 3) if total else 0.0,
+                 "step_ms": round(1000 * wall, 1)})
+    print(json.dumps(rows[-1]))
+  print("\n| category | thread-ms / step | share |\n| --- | ---: | ---: |")
+  for r in rows:
+    print(f"| {r['category']} | {r['thread_ms']} | {100 * r['share']:.0f} % |")
+
+
+if __name__ == "__main__":
+  main()
