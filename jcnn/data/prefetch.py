@@ -7,6 +7,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 _POLL_S = 0.1  # How often a blocked producer checks whether the consumer has gone.
+_JOIN_S = 10.0  # How long closing waits for the producer to stop.
 
 
 class _Done:
@@ -53,7 +54,8 @@ def _prefetch(iterable: Iterable[T], size: int) -> Iterator[T]:
     except BaseException as e:  # pylint: disable=broad-except  # Handed to the consumer.
       put(_Failed(e))
 
-  threading.Thread(target=produce, daemon=True, name="jcnn-prefetch").start()
+  producer = threading.Thread(target=produce, daemon=True, name="jcnn-prefetch")
+  producer.start()
   try:
     while True:
       item = items.get()
@@ -64,3 +66,6 @@ def _prefetch(iterable: Iterable[T], size: int) -> Iterator[T]:
       yield item
   finally:
     stop.set()
+    # Let an item in the making (a copy to the device, say) finish before the caller
+    # moves on, so the thread never runs into interpreter shutdown.
+    producer.join(timeout=_JOIN_S)

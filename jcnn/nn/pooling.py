@@ -1,4 +1,6 @@
 """Max, average and global average pooling on NHWC inputs."""
+import functools
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -33,6 +35,8 @@ def max_pool(x: jax.Array, window: int | tuple[int, int],
   """
   check_nhwc(x)
   dims, strides, pads = _window_args(window, stride, padding)
+  if _tiles(x, dims, strides, pads):
+    return _tiled_max_pool(x, dims[1:3])
   # The reducer's identity (-inf, or the int minimum) keeps padding out of the max.
   # It must be a Python scalar: only a concrete init lets JAX recognise the max-pool
   # primitive, which has a gradient (a jnp array is traced under jit and has none).
@@ -41,6 +45,56 @@ def max_pool(x: jax.Array, window: int | tuple[int, int],
   else:
     init = int(jnp.iinfo(x.dtype).min)
   return lax.reduce_window(x, init, lax.max, dims, strides, pads)
+
+
+def _tiles(x: jax.Array, dims, strides, pads) -> bool:
+  """Whether the windows tile `x` exactly: stride = window, no padding, no remainder."""
+  # With stride = window and no remainder, "SAME" adds no padding either.
+  no_padding = isinstance(pads, str) or all(p == (0, 0) for p in pads)
+  return (dims == strides and no_padding and jnp.issubdtype(x.dtype, jnp.floating)
+          and x.shape[1] % dims[1] == 0 and x.shape[2] % dims[2] == 0)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _tiled_max_pool(x: jax.Array, window: tuple[int, int]) -> jax.Array:
+  """Max over non-overlapping windows as a reshape and a reduction.
+
+  Equal to `lax.reduce_window` max pooling, value and gradient (the gradient goes to the
+  first maximum of each window in row-major order, as XLA's select-and-scatter and
+  PyTorch do), but its backward pass is element-wise work that fuses, where
+  select-and-scatter is a slow serial loop on XLA:CPU (LeNet-5's step: see
+  benchmarks/README.md).
+  """
+  return _blocks(x, window).max(axis=(2, 4))
+
+
+def _blocks(x: jax.Array, window: tuple[int, int]) -> jax.Array:
+  n, h, w, c = x.shape
+  return x.reshape(n, h // window[0], window[0], w // window[1], window[1], c)
+
+
+def _tiled_max_pool_fwd(x, window):
+  y = _tiled_max_pool(x, window)
+  return y, (x, y)
+
+
+def _tiled_max_pool_bwd(window, residuals, g):
+  x, y = residuals
+  blocks = _blocks(x, window)
+  taken = jnp.zeros(y.shape, bool)
+  grads = []
+  for i in range(window[0]):
+    row = []
+    for j in range(window[1]):
+      first = (blocks[:, :, i, :, j, :] == y) & ~taken
+      taken = taken | first
+      row.append(jnp.where(first, g, 0).astype(g.dtype))
+    grads.append(jnp.stack(row, axis=3))           # [n, h', w', kw, c]
+  dx = jnp.stack(grads, axis=2)                     # [n, h', kh, w', kw, c]
+  return (dx.reshape(x.shape),)
+
+
+_tiled_max_pool.defvjp(_tiled_max_pool_fwd, _tiled_max_pool_bwd)
 
 
 def avg_pool(x: jax.Array, window: int | tuple[int, int],

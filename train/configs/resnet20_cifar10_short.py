@@ -6,12 +6,11 @@ Same model, data, augmentation (pad 4 + random crop, flip), optimizer (SGD momen
 0.9, lr 0.1, batch 128) and weight decay as resnet20_cifar10.py, but 4 epochs
 (1,560 steps) with the rate decayed by a cosine instead of 64k steps with two drops.
 
-Expected: far short of the full recipe's 91.25 %; roughly 75-80 % top-1 is a guess, not
-yet measured.
-Time on a 2-core CPU: one step of 128 images takes 1.35 CPU-seconds (measured over 30
-steps; 41-47 img/s of wall time while ~8 other jobs shared the machine), so ≈ 190 img/s
-on 2 idle cores: about 18 minutes for the 200k training images, plus 4 evaluations of the
-10,000 test images (≈ 20 s each) and ~30 s to decode the zip on the first run.
+Measured (seed 0, 2026-11-28, 2-core AMD EPYC CPU, nothing else running):
+72.7 % top-1 and 98.4 % top-5 on the 10,000 CIFAR-10 test images, in 15 min 15 s wall
+time (`time python -m train ...`, the zip already decoded in $JCNN_CACHE_DIR), training
+at ~235 img/s end to end. After each epoch: 44.2, 56.6, 69.9, 72.7 % top-1. The full recipe
+(resnet20_cifar10.py) reaches the paper's ~91 %.
 """
 from train.configs import resnet20_cifar10
 

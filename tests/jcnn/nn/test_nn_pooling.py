@@ -103,3 +103,34 @@ def test_bad_arguments_raise(fn):
     fn(jnp.zeros((1, 4, 4, 3)), (2, 2, 2))
   with pytest.raises(ValueError, match="'same '"):
     fn(jnp.zeros((1, 4, 4, 3)), 2, padding="same ")
+
+
+@pytest.mark.parametrize("shape, window, padding", [
+    ((4, 28, 28, 6), 2, "VALID"), ((2, 10, 10, 16), 2, "SAME"), ((3, 12, 9, 5), 3, "VALID"),
+    ((2, 8, 8, 4), (2, 4), "VALID")])
+def test_tiled_max_pool_equals_reduce_window_value_and_gradient(shape, window, padding):
+  # Non-overlapping windows take the reshape path; the reference is XLA's reduce_window
+  # max pooling and its select-and-scatter gradient.
+  from jax import lax
+  from jcnn.nn import pooling
+  kh, kw = (window, window) if isinstance(window, int) else window
+  reference = lambda x: lax.reduce_window(x, -jnp.inf, lax.max, (1, kh, kw, 1),
+                                          (1, kh, kw, 1), padding)
+  fast = lambda x: pooling.max_pool(x, window, padding=padding)
+  key = jax.random.PRNGKey(0)
+  x = jax.random.normal(key, shape)
+  # Ties: whole windows of one value (ReLU zeros, a digit's blank background) must send
+  # their gradient to the first cell, as select-and-scatter does.
+  x_ties = jnp.where(jax.random.bernoulli(key, 0.5, shape), 0.0, x).at[:, :4].set(1.0)
+  g = jax.random.normal(jax.random.PRNGKey(1), reference(x).shape)
+  for inputs in (x, x_ties):
+    want, want_vjp = jax.vjp(reference, inputs)
+    got, got_vjp = jax.vjp(jax.jit(fast), inputs)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got_vjp(g)[0], want_vjp(g)[0])
+  assert "reduce_window" not in str(jax.make_jaxpr(fast)(x))
+
+
+def test_overlapping_max_pool_keeps_reduce_window():
+  x = jnp.zeros((1, 9, 9, 2))
+  assert "reduce_window_max" in str(jax.make_jaxpr(lambda x: nn.max_pool(x, 3, 2))(x))
