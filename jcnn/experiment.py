@@ -6,13 +6,13 @@ what the training split implied (image shape, class names, normalisation).
 """
 import json
 import pathlib
-from typing import Iterator
+from typing import Callable, Iterator
 
 import flax.linen as nn
 import ml_collections
 import numpy as np
 
-from jcnn import data, models
+from jcnn import data, models, precision
 
 DATASET_INFO = "dataset.json"
 CONFIG_FILE = "config.json"
@@ -21,6 +21,7 @@ CONFIG_FILE = "config.json"
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ValueError naming the first field with an impossible value."""
   models.info(config.model)
+  precision.compute_dtype(config.get("dtype", "float32"))
   checks = [
       ("batch_size", config.batch_size > 0, "must be positive"),
       ("eval_batch_size", config.eval_batch_size > 0, "must be positive"),
@@ -33,6 +34,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
       ("keep_checkpoints", config.keep_checkpoints > 0, "must be positive"),
       ("log_every_steps", config.log_every_steps > 0, "must be positive"),
       ("best_mode", config.best_mode in ("max", "min"), "must be 'max' or 'min'"),
+      ("train_examples", config.get("train_examples", 0) >= 0, "must be >= 0 (0: all)"),
+      ("eval_examples", config.get("eval_examples", 0) >= 0, "must be >= 0 (0: all)"),
   ]
   for field, ok, why in checks:
     if not ok:
@@ -40,8 +43,19 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 
 def load_split(config: ml_collections.ConfigDict, split: str) -> data.Split:
-  """Loads `split` of the config's dataset and applies its resize/pad."""
+  """Loads `split` of the config's dataset, cuts it to the configured size, resizes/pads.
+
+  `train_examples` applies to `train_split` and `eval_examples` to `eval_split` (0 or
+  absent, as in runs older than these fields: the whole split); cutting before the
+  resize keeps an upsampled subset from costing the whole split's memory.
+  """
   raw = data.load(config.dataset, split, data_dir=config.data_dir or None)
+  if split == config.train_split:
+    limit = config.get("train_examples", 0)
+  else:
+    limit = config.get("eval_examples", 0) if split == config.eval_split else 0
+  if limit:
+    raw = data.balanced_subset(raw, limit)
   return data.prepare(raw, resize=config.resize or None, pad=config.pad)
 
 
@@ -58,6 +72,11 @@ def dataset_info(config: ml_collections.ConfigDict, train_split: data.Split) -> 
 
 def build_model(config: ml_collections.ConfigDict, num_classes: int) -> nn.Module:
   return models.create(config.model, num_classes=num_classes, **config.model_kwargs)
+
+
+def apply_fn(config: ml_collections.ConfigDict, model: nn.Module) -> Callable:
+  """`model.apply`, computing in `config.dtype` (configs older than that field: float32)."""
+  return precision.apply_in(config.get("dtype", "float32"), model.apply)
 
 
 def batches(config: ml_collections.ConfigDict, split: data.Split, info: dict, *,

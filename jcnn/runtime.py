@@ -63,3 +63,35 @@ def configure(*, cpu_flags: bool = True,
     jax.config.update("jax_persistent_cache_min_compile_time_secs", _MIN_COMPILE_S)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
   return applied
+
+
+class CompileTimer:
+  """Seconds XLA spends compiling (or loading from the compile cache) while entered.
+
+      with runtime.CompileTimer() as timer:
+        step(state, batch)
+      timer.seconds
+  """
+  _active: list["CompileTimer"] = []
+  _listening = False
+
+  def __init__(self):
+    self.seconds = 0.0
+
+  @classmethod
+  def _record(cls, event: str, duration: float, **_) -> None:
+    from jax._src import dispatch
+    if event == dispatch.BACKEND_COMPILE_EVENT:
+      for timer in cls._active:
+        timer.seconds += duration
+
+  def __enter__(self) -> "CompileTimer":
+    import jax
+    if not CompileTimer._listening:
+      jax.monitoring.register_event_duration_secs_listener(CompileTimer._record)
+      CompileTimer._listening = True
+    CompileTimer._active.append(self)
+    return self
+
+  def __exit__(self, *exc) -> None:
+    CompileTimer._active.remove(self)

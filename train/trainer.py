@@ -13,7 +13,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from jcnn import checkpoint, data, evaluation, experiment, optim, parallel
+from jcnn import checkpoint, data, evaluation, experiment, optim, parallel, runtime
 from jcnn import state as state_lib
 from train import steps
 
@@ -123,12 +123,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                         start_batch=start_batch)
       # The thread also copies each batch to the devices, so the step never waits on it.
       for batch in data.prefetch(parallel.put_batch(b, mesh) for b in host_batches):
-        state, step_metrics = train_step(state, batch)
+        with runtime.CompileTimer() as compile_timer:
+          state, step_metrics = train_step(state, batch)
         step += 1
         bar.update(1)
         if step == start_step + 1:  # the first call compiles (or loads from the cache)
           jax.block_until_ready(step_metrics)
-          log.write(step, "compile", {"first_step_s": time.perf_counter() - window_start})
+          log.write(step, "compile", {"first_step_s": time.perf_counter() - window_start,
+                                      "compile_s": compile_timer.seconds})
           window_start = time.perf_counter()
         else:
           window_steps += 1

@@ -17,12 +17,14 @@ from jcnn.data.preprocess import resize_images
 from jcnn.data.sources import default_cache_dir
 from jcnn.data.sources import load
 from jcnn.data.split import Split
+from jcnn.data.split import balanced_subset
 from jcnn.data.stats import DATASET_STATS
 from jcnn.data.stats import channel_stats
 
 __all__ = [
     "DATASET_STATS",
     "Split",
+    "balanced_subset",
     "batches",
     "channel_stats",
     "decode_images",

@@ -39,3 +39,30 @@ class Split:
 
   def __len__(self) -> int:
     return len(self.labels)
+
+
+def balanced_subset(split: Split, num_examples: int) -> Split:
+  """The first examples of each class in turn, for CPU-sized runs on part of a split.
+
+  Deterministic and seed-free, so a subset names the same images in every run: each
+  class contributes its first examples in the split's order, the classes taking turns
+  (counts differ by at most one while every class has images left). The kept examples
+  stay in the split's order.
+
+  Args:
+    split: the whole split.
+    num_examples: how many to keep, 1 to len(split).
+
+  Returns:
+    A Split of `num_examples` examples.
+  """
+  if not 0 < num_examples <= len(split):
+    raise ValueError(f"{split.name}/{split.split}: cannot take {num_examples} examples "
+                     f"of {len(split)}; ask for 1 to {len(split)}")
+  labels = split.labels
+  by_class = np.argsort(labels, kind="stable")
+  class_starts = np.searchsorted(labels[by_class], labels[by_class])
+  rank = np.empty(len(labels), np.int64)  # each example's place within its class
+  rank[by_class] = np.arange(len(labels)) - class_starts
+  keep = np.sort(np.lexsort((labels, rank))[:num_examples])  # by rank, then class
+  return dataclasses.replace(split, images=split.images[keep], labels=labels[keep])

@@ -21,6 +21,8 @@ def base() -> ml_collections.ConfigDict:
   c.data_dir = ""                # TFDS manual_dir or image folder; default $JCNN_DATA_DIR/<dataset>
   c.train_split = "train"
   c.eval_split = "test"
+  c.train_examples = 0           # > 0: train on this many, the first of each class in turn
+  c.eval_examples = 0            # > 0: evaluate on this many, chosen the same way
   c.resize = 0                   # resize images to resize×resize (0: keep)
   c.pad = 0                      # zero-pad each side (MNIST 28 -> 32 for LeNet-5: 2)
   c.crop_padding = 0             # augmentation: pad-and-random-crop by this many pixels
@@ -43,6 +45,7 @@ def base() -> ml_collections.ConfigDict:
   c.label_smoothing = 0.0
   c.ema_decay = 0.0              # > 0: keep an EMA of the weights and evaluate with it
   c.grad_clip_norm = 0.0         # > 0: clip gradients to this global norm
+  c.dtype = "float32"            # compute dtype: float32 | bfloat16 (parameters stay float32)
   # Run.
   c.seed = 0
   c.num_devices = 0              # 0: all visible devices
