@@ -23,7 +23,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from jcnn import runtime  # noqa: E402
 
 runtime.add_xla_flags(("--xla_cpu_enable_xprof_traceme=true",))
-runtime.configure(compile_cache=None)
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -103,6 +102,7 @@ def main(argv=None):
   p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
   p.add_argument("--steps", type=int, default=5, help="profiled steps")
   args = p.parse_args(argv)
+  runtime.configure(model=args.model, compile_cache=None)  # before anything compiles
 
   h, w, c = models.info(args.model).input_shape
   model = models.create(args.model, num_classes=10)

@@ -7,8 +7,8 @@ Prints one JSON line: model, mode, batch, dtype, img_per_s (batch / median step 
 step_ms (median), compile_s, steps, peak_rss_mb, device. The train step is the real one
 of `python -m train` (cross-entropy + L2 5e-4 + SGD momentum 0.9, as the PyTorch
 baseline in ../shared/baselines/torch_cnn_speed.py), with the state donated, and the
-same process settings (jcnn.runtime: XLA:CPU flags; JCNN_XLA_CPU_FLAGS=0 turns them
-off). --dtype bfloat16 computes in bfloat16 with float32 parameters (jcnn.precision).
+same process settings (jcnn.runtime: XLA:CPU flags where they help the model;
+JCNN_XLA_CPU_FLAGS=1 / 0 forces them). --dtype bfloat16 computes in bfloat16 with float32 parameters (jcnn.precision).
 """
 import argparse
 import json
@@ -21,8 +21,6 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from jcnn import runtime  # noqa: E402
-
-runtime.configure(compile_cache=None)  # before JAX starts; no cache: compile_s is honest
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -53,6 +51,8 @@ def _parse(argv):
 
 def main(argv=None):
   args = _parse(argv)
+  # Before anything compiles, as in `python -m train`; no cache, so compile_s is honest.
+  runtime.configure(model=args.model, compile_cache=None)
   info = models.info(args.model)
   h, w, c = info.input_shape
   if args.input_size:

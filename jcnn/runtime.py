@@ -6,16 +6,20 @@ The library itself never calls it: importing jcnn changes nothing.
 """
 import os
 import pathlib
+import re
 
 # XLA:CPU hands convolutions, dots, element-wise chains and reductions to YNNPACK.
 # Measured on a 2-core AMD EPYC (benchmarks/README.md): ResNet-20's train step 1.13-1.2x
-# faster (the transposes before its weight-gradient convolutions shrink); end to end,
-# MobileNet, ResNet-18 and Inception-v2 on CIFAR-10 ran 5-8 % slower, within noise
-# of no change for NiN. Results equal the default path (tests/jcnn/test_runtime.py).
+# faster (the transposes before its weight-gradient convolutions shrink), but AlexNet
+# 20 % and MobileNet, ResNet-18 and Inception-v2 5-8 % slower end to end. So they are
+# on only for the models where they were measured faster (the CIFAR ResNets share
+# ResNet-20's blocks), unless JCNN_XLA_CPU_FLAGS=1 / 0 says otherwise. Results equal
+# the default path (tests/jcnn/test_runtime.py).
 CPU_XLA_FLAGS = (
     "--xla_cpu_experimental_ynn_fusion_type="
     "individual_convolution,individual_dot,eltwise,reduce,dot",
 )
+CPU_FLAGS_FASTER_FOR = re.compile(r"(resnet|plain)(20|32|44|56|110|1202)$")
 # Compilations faster than this are not worth a disk entry.
 _MIN_COMPILE_S = 0.2
 
@@ -39,24 +43,31 @@ def add_xla_flags(flags: tuple[str, ...], env: dict = os.environ) -> str:
   return env["XLA_FLAGS"]
 
 
-def configure(*, cpu_flags: bool = True,
+def configure(*, model: str | None = None, cpu_flags: bool | None = None,
               compile_cache: str | os.PathLike | None = "default") -> bool:
   """Sets up XLA flags and the persistent compilation cache for this process.
 
   Args:
-    cpu_flags: add `CPU_XLA_FLAGS` (they only change how XLA:CPU compiles; other
-      backends ignore them). Off with JCNN_XLA_CPU_FLAGS=0 in the environment.
+    model: the registry name of the model this process trains or runs; the XLA:CPU
+      flags go on where they were measured faster for it (`CPU_FLAGS_FASTER_FOR`).
+    cpu_flags: True / False forces `CPU_XLA_FLAGS` on / off (they only change how
+      XLA:CPU compiles; other backends ignore them). JCNN_XLA_CPU_FLAGS=1 / 0 in the
+      environment overrides both.
     compile_cache: folder of the compilation cache ("default": `default_cache_dir()`;
       None: no cache). A second start of the same run loads its programs from there.
 
   Returns:
-    Whether the XLA flags apply: not when JAX had started already (a program's main
+    Whether the XLA flags apply: never when JAX had started already (a program's main
     called in-process, after other JAX work), where the process keeps its own.
   """
   from jax._src import xla_bridge
   import jax
-  applied = (cpu_flags and os.environ.get("JCNN_XLA_CPU_FLAGS", "1") != "0"
-             and not xla_bridge.backends_are_initialized())
+  if cpu_flags is None:
+    cpu_flags = bool(model and CPU_FLAGS_FASTER_FOR.match(model))
+  env = os.environ.get("JCNN_XLA_CPU_FLAGS")
+  if env in ("0", "1"):
+    cpu_flags = env == "1"
+  applied = cpu_flags and not xla_bridge.backends_are_initialized()
   if applied:
     add_xla_flags(CPU_XLA_FLAGS)
   if compile_cache is not None:

@@ -4,8 +4,9 @@ Deliberately thin: parsing and error reporting only; the loop is `train.trainer`
 With no arguments it trains LeNet-5 on the embedded digits into runs/lenet5_digits.
 Running the same command again resumes from the latest checkpoint in the workdir.
 Compiled programs are cached in $JCNN_CACHE_DIR/xla (default ~/.cache/jcnn/xla), so a
-second start skips most of the compilation; JCNN_XLA_CPU_FLAGS=0 turns off jcnn's
-XLA:CPU flags (see jcnn/runtime.py).
+second start skips most of the compilation. XLA:CPU flags that speed up the CIFAR
+ResNets go on for those models only; JCNN_XLA_CPU_FLAGS=1 / 0 forces them on / off
+(see jcnn/runtime.py).
 
 Examples:
   python -m train
@@ -37,10 +38,10 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow only writes summaries
   from jcnn import runtime  # after flag parsing, so --help stays fast
-  runtime.configure()  # XLA:CPU flags and the compile cache, before anything compiles
+  config = _CONFIG.value
+  runtime.configure(model=config.model)  # XLA:CPU flags, compile cache: before compiling
   from jcnn import checkpoint
   from train import trainer
-  config = _CONFIG.value
   workdir = _WORKDIR.value or str(pathlib.Path("runs") / config.name)
   try:
     results = trainer.train_and_evaluate(config, workdir)

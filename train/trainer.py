@@ -18,7 +18,8 @@ from jcnn import state as state_lib
 from train import steps
 
 METRICS_FILE = "metrics.jsonl"
-_RUN_IDENTITY = ("model", "model_kwargs", "dataset", "resize", "pad")
+_RUN_IDENTITY = ("model", "model_kwargs", "dataset", "resize", "pad", "train_examples",
+                 "eval_examples")
 
 
 def _prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> None:

@@ -17,7 +17,7 @@ import json, sys
 import numpy as np
 from jcnn import runtime
 if sys.argv[1] == "1":
-  runtime.configure(compile_cache=None)
+  runtime.configure(cpu_flags=True, compile_cache=None)
 import jax, jax.numpy as jnp, optax
 from jax import lax
 from jcnn import models
@@ -72,6 +72,14 @@ def test_cpu_flags_equal_the_default_path_forward_and_gradients():
   for got, want in zip(fast["grads"], default["grads"]):
     got, want = np.asarray(got), np.asarray(want)
     assert np.linalg.norm(got - want) <= 1e-3 * np.linalg.norm(want)
+
+
+def test_flags_go_on_only_for_models_measured_faster(monkeypatch):
+  monkeypatch.delenv("JCNN_XLA_CPU_FLAGS", raising=False)
+  assert runtime.CPU_FLAGS_FASTER_FOR.match("resnet20")
+  assert runtime.CPU_FLAGS_FASTER_FOR.match("plain56")
+  for other in ("resnet18", "alexnet", "mobilenet_v1", "resnet200"):
+    assert not runtime.CPU_FLAGS_FASTER_FOR.match(other)
 
 
 def test_add_xla_flags_keeps_what_the_user_set():
