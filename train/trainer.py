@@ -31,8 +31,10 @@ def _prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict) -
   if saved.exists() and checkpoint.all_steps(workdir):
     old = json.loads(saved.read_text())
     for key in _RUN_IDENTITY:
+      if key not in old:  # a run from before the field existed used its default
+        continue
       new_value = config.to_dict().get(key)
-      if json.loads(json.dumps(new_value)) != old.get(key):
+      if json.loads(json.dumps(new_value)) != old[key]:
         raise ValueError(f"workdir {workdir} holds a run with {key}={old.get(key)!r}, not "
                          f"{new_value!r}; choose another --workdir to start a new run")
   experiment.save_json(saved, json.loads(config.to_json()))
