@@ -28,7 +28,8 @@ def default_cache_dir() -> pathlib.Path:
   """$JCNN_COMPILE_CACHE_DIR, else $JCNN_CACHE_DIR/xla, else ~/.cache/jcnn/xla."""
   if os.environ.get("JCNN_COMPILE_CACHE_DIR"):
     return pathlib.Path(os.environ["JCNN_COMPILE_CACHE_DIR"]).expanduser()
-  return pathlib.Path(os.environ.get("JCNN_CACHE_DIR", "~/.cache/jcnn")).expanduser() / "xla"
+  from jcnn.data import sources  # the one place that knows where jcnn caches things
+  return sources.default_cache_dir() / "xla"
 
 
 def _flag_name(flag: str) -> str:
