@@ -15,6 +15,7 @@ import numpy as np
 from jcnn import nn as jnn
 from jcnn.models.convolutionalize import HEAD, ClassifierHead, check_input_size
 from jcnn.models.features import record
+from jcnn.models.layers import Conv
 from jcnn.models.registry import register
 
 IMAGENET_STATS = dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
@@ -62,8 +63,8 @@ TORCH_INIT = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
 
 
 def _conv(features: int, kernel: int, name: str, kernel_init, strides: int = 1,
-          padding="VALID", groups: int = 1, bias: float = 0.0) -> nn.Conv:
-  return nn.Conv(features, (kernel, kernel), strides=strides, padding=padding,
+          padding="VALID", groups: int = 1, bias: float = 0.0) -> Conv:
+  return Conv(features, (kernel, kernel), strides=strides, padding=padding,
                  feature_group_count=groups, kernel_init=kernel_init,
                  bias_init=nn.initializers.constant(bias), name=name)
 

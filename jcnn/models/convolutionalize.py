@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from jcnn import nn as jnn
+from jcnn.models.layers import Conv
 
 Initializer = nn.initializers.Initializer
 HEAD = "classifier"  # the head's sub-module name in every model that has one
@@ -77,7 +78,7 @@ class ClassifierHead(nn.Module):
       inits = dict(kernel_init=self.kernel_init, name=name,
                    bias_init=nn.initializers.zeros if name == "fc8" else self.hidden_bias_init)
       if self.fully_convolutional:
-        return nn.Conv(features, (kernel, kernel), padding="VALID", **inits)
+        return Conv(features, (kernel, kernel), padding="VALID", **inits)
       return nn.Dense(features, **inits)
 
     def drop(x):

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from jcnn import nn as jnn
+from jcnn.models.layers import Conv
 from jcnn.nn.padding import Padding, to_pair
 
 
@@ -42,7 +43,7 @@ class ConvUnit(nn.Module):
     padding = self.padding
     if isinstance(padding, int):
       padding = ((padding, padding), (padding, padding))
-    x = nn.Conv(self.features, to_pair(self.kernel_size, "kernel_size"),
+    x = Conv(self.features, to_pair(self.kernel_size, "kernel_size"),
                 to_pair(self.strides, "strides"), padding=padding,
                 use_bias=not self.batch_norm, name="conv")(x)
     if self.batch_norm:

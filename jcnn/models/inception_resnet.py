@@ -10,6 +10,7 @@ from jcnn import nn as jnn
 from jcnn.models.features import record
 from jcnn.models.inception_blocks import (ConvUnit, ReductionA, avg_pool_3x3, chain,
                                           check_min_size, classifier, concat)
+from jcnn.models.layers import Conv
 from jcnn.models.registry import register
 
 # A branch is a sequence of (features, kernel) convs; a block is a tuple of branches.
@@ -38,7 +39,7 @@ class InceptionResNetBlock(nn.Module):
     outputs = [chain(x, train, *(ConvUnit(f, k, name=f"branch{i}_{j}")
                                  for j, (f, k) in enumerate(branch)))
                for i, branch in enumerate(self.branches)]
-    up = nn.Conv(x.shape[-1], (1, 1), name="up")(concat(outputs))
+    up = Conv(x.shape[-1], (1, 1), name="up")(concat(outputs))
     x = x + self.scale * up
     return jax.nn.relu(x) if self.activation else x
 

@@ -9,6 +9,7 @@ from jcnn import nn as jnn
 from jcnn.models.features import record
 from jcnn.models.inception_blocks import (ConvUnit, avg_pool_3x3, chain, check_min_size,
                                           classifier, concat)
+from jcnn.models.layers import Conv
 from jcnn.models.registry import register
 
 # Figure 5: #1×1, #3×3 reduce, #3×3, double #3×3 reduce, double #3×3, pool, pool proj,
@@ -84,7 +85,7 @@ class BNInception(nn.Module):
     """x: [batch, 224, 224, 3] -> logits [batch, num_classes]."""
     check_min_size("inception_v2", x, 1)
     if self.separable_stem:
-      x = nn.Conv(3 * 8, (7, 7), 2, padding="SAME", feature_group_count=3, use_bias=False,
+      x = Conv(3 * 8, (7, 7), 2, padding="SAME", feature_group_count=3, use_bias=False,
                   name="conv1_depthwise")(x)
       x = _conv(64, name="conv1")(x, train)
     else:

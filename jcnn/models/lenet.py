@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jcnn import nn as jnn
 from jcnn.models.convolutionalize import check_input_size
 from jcnn.models.features import record
+from jcnn.models.layers import Conv
 from jcnn.models.registry import register
 
 _ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -42,9 +43,9 @@ class LeNet5(nn.Module):
     check_input_size("lenet5", x, (32, 32, 1))
     act = _choice("activation", _ACTIVATIONS, self.activation)
     pool = functools.partial(_choice("pooling", _POOLS, self.pooling), window=2, stride=2)
-    x = record(self, "s2", pool(act(nn.Conv(6, (5, 5), padding="VALID", name="c1")(x))))
-    x = record(self, "s4", pool(act(nn.Conv(16, (5, 5), padding="VALID", name="c3")(x))))
-    x = record(self, "c5_out", act(nn.Conv(120, (5, 5), padding="VALID", name="c5")(x)))
+    x = record(self, "s2", pool(act(Conv(6, (5, 5), padding="VALID", name="c1")(x))))
+    x = record(self, "s4", pool(act(Conv(16, (5, 5), padding="VALID", name="c3")(x))))
+    x = record(self, "c5_out", act(Conv(120, (5, 5), padding="VALID", name="c5")(x)))
     x = x.reshape(x.shape[0], -1)
     x = act(nn.Dense(84, name="f6")(x))
     return nn.Dense(self.num_classes, name="output")(x)
@@ -64,7 +65,7 @@ class LeNetTF(nn.Module):
     """x: [batch, 28, 28, 1] -> logits [batch, num_classes]."""
     check_input_size("lenet_tf", x, (28, 28, 1))
     for i, width in enumerate((32, 64), start=1):
-      x = jax.nn.relu(nn.Conv(width, (5, 5), padding="SAME", name=f"conv{i}")(x))
+      x = jax.nn.relu(Conv(width, (5, 5), padding="SAME", name=f"conv{i}")(x))
       x = record(self, f"pool{i}", jnn.max_pool(x, window=2, stride=2, padding="SAME"))
     x = x.reshape(x.shape[0], -1)
     x = jax.nn.relu(nn.Dense(512, name="fc1")(x))

@@ -15,6 +15,7 @@ import numpy as np
 
 from jcnn import nn as jnn
 from jcnn.models.features import record
+from jcnn.models.layers import Conv
 from jcnn.models.registry import register
 
 # Table I: the S2 maps each C3 map reads. Maps 0-5 read three neighbouring maps, 6-11
@@ -117,12 +118,12 @@ class LeNet1998(nn.Module):
     """x: [batch, 32, 32, 1] -> logits [batch, num_classes]."""
     if x.ndim != 4 or tuple(x.shape[1:]) != (32, 32, 1):
       raise ValueError(f"lenet5_1998 expects inputs [batch, 32, 32, 1], got {tuple(x.shape)}")
-    x = squash(nn.Conv(6, (5, 5), padding="VALID", kernel_init=_fan_in_init((5, 5, 1)),
+    x = squash(Conv(6, (5, 5), padding="VALID", kernel_init=_fan_in_init((5, 5, 1)),
                        name="c1")(x))
     x = record(self, "s2_out", squash(Subsampling(name="s2")(x)))
     x = squash(PartialConv(C3_TABLE, name="c3")(x))
     x = record(self, "s4_out", squash(Subsampling(name="s4")(x)))
-    x = squash(nn.Conv(120, (5, 5), padding="VALID", kernel_init=_fan_in_init((5, 5, 16)),
+    x = squash(Conv(120, (5, 5), padding="VALID", kernel_init=_fan_in_init((5, 5, 16)),
                        name="c5")(x))
     x = record(self, "c5_out", x).reshape(x.shape[0], -1)
     x = squash(nn.Dense(84, kernel_init=_fan_in_init((120,)), name="f6")(x))

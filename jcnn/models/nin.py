@@ -18,6 +18,7 @@ import jax
 from jcnn import nn as jnn
 from jcnn.models.alexnet import IMAGENET_STATS
 from jcnn.models.features import record
+from jcnn.models.layers import Conv
 from jcnn.models.registry import register
 
 
@@ -106,7 +107,7 @@ class NIN(nn.Module):
       strides = (block.stride, 1, 1)
       pads = (block.padding, 0, 0)
       for name, width, kernel, stride, pad in zip(names, block.widths, kernels, strides, pads):
-        x = nn.Conv(self.num_classes if width is None else width, (kernel, kernel),
+        x = Conv(self.num_classes if width is None else width, (kernel, kernel),
                     strides=stride, padding=pad, name=name)(x)
         x = jax.nn.relu(x)
       x = record(self, f"mlpconv{b}", x)

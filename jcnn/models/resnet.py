@@ -16,6 +16,7 @@ import jax.numpy as jnp
 
 from jcnn import nn as jnn
 from jcnn.models.features import record
+from jcnn.models.layers import Conv
 from jcnn.models.registry import register
 
 SHORTCUTS = ("A", "B", "C", None)
@@ -25,12 +26,12 @@ STEMS = ("imagenet", "cifar")
 _conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
 
 
-def _conv(features: int, kernel: int, strides: int, name: str) -> nn.Conv:
+def _conv(features: int, kernel: int, strides: int, name: str) -> Conv:
   """A bias-free k×k convolution padded k // 2 on every side (Caffe's and PyTorch's
   padding, so published weights port as they are; Flax's "SAME" pads stride-2 convs
   on one side only)."""
   pad = kernel // 2
-  return nn.Conv(features, (kernel, kernel), strides=strides, padding=((pad, pad), (pad, pad)),
+  return Conv(features, (kernel, kernel), strides=strides, padding=((pad, pad), (pad, pad)),
                  use_bias=False, kernel_init=_conv_init, name=name)
 
 

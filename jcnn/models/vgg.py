@@ -17,6 +17,7 @@ from jcnn.models.alexnet import IMAGENET_STATS
 from jcnn.models.alexnet import lrn as alexnet_lrn
 from jcnn.models.convolutionalize import HEAD, ClassifierHead, check_input_size
 from jcnn.models.features import record
+from jcnn.models.layers import Conv
 from jcnn.models.registry import register
 
 
@@ -73,7 +74,7 @@ class VGG(nn.Module):
     check_input_size("vgg", x, (224, 224, 3), at_least=self.fully_convolutional)
     for stage, layers in enumerate(CONFIGS[self.config], start=1):
       for i, (kernel, channels) in enumerate(layers, start=1):
-        x = nn.Conv(channels, (kernel, kernel), padding=kernel // 2, kernel_init=CONV_INIT,
+        x = Conv(channels, (kernel, kernel), padding=kernel // 2, kernel_init=CONV_INIT,
                     name=f"conv{stage}_{i}")(x)
         if self.batch_norm:
           x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,

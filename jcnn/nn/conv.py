@@ -2,13 +2,19 @@
 import jax
 from jax import lax
 
+from jcnn.nn import banded_conv
 from jcnn.nn.padding import Padding, check_nhwc, spatial_padding, to_pair
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
            stride: int | tuple[int, int] = 1, padding: Padding = "SAME",
-           dilation: int | tuple[int, int] = 1, groups: int = 1) -> jax.Array:
+           dilation: int | tuple[int, int] = 1, groups: int = 1,
+           gemm: bool | None = None) -> jax.Array:
   """Convolves `x` with `kernel`, as `lax.conv_general_dilated` with our layouts.
+
+  On the CPU, thin convolutions (few channels, or a kernel as wide as the input)
+  train through banded matrix products instead of XLA's convolution, which is several
+  times slower for them (`jcnn.nn.banded_conv`); the values are the same to 1e-5.
 
   Args:
     x: [batch, height, width, in_channels].
@@ -19,6 +25,8 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
     dilation: kernel (atrous) dilation, int or (dilation_h, dilation_w).
     groups: splits input and output channels into this many independent
       convolutions (AlexNet's two-GPU layers use 2; depthwise uses in_channels).
+    gemm: True / False forces the banded-GEMM training path on / off; None (the
+      default) takes it where `banded_conv.gemm_is_faster` says it was measured faster.
 
   Returns:
     [batch, out_height, out_width, out_channels].
@@ -38,13 +46,23 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
     raise ValueError(f"kernel {kernel.shape} needs in-channels "
                      f"{in_channels} / groups {groups} = {in_channels // groups} "
                      f"for input {x.shape}, got {kernel.shape[2]}")
-  y = lax.conv_general_dilated(
-      x, kernel,
-      window_strides=to_pair(stride, "stride"),
-      padding=spatial_padding(padding),
-      rhs_dilation=to_pair(dilation, "dilation"),
-      dimension_numbers=("NHWC", "HWIO", "NHWC"),
-      feature_group_count=groups)
+  stride, dilation = to_pair(stride, "stride"), to_pair(dilation, "dilation")
+  pads = spatial_padding(padding)
+  if isinstance(pads, str):
+    window = [d * (k - 1) + 1 for d, k in zip(dilation, kernel.shape[:2])]
+    pads = tuple((int(lo), int(hi))
+                 for lo, hi in lax.padtype_to_pads(x.shape[1:3], window, stride, pads))
+  if gemm is None:
+    gemm = banded_conv.gemm_is_faster(x.shape, kernel.shape, stride, pads, dilation, groups)
+  if gemm and groups != 1:
+    raise ValueError(f"the banded-GEMM path takes groups=1 only, got groups={groups}")
+  if gemm:
+    y = banded_conv.conv_with_gemm_grad(x, kernel, stride, pads, dilation)
+  else:
+    y = lax.conv_general_dilated(x, kernel, window_strides=stride, padding=pads,
+                                 rhs_dilation=dilation,
+                                 dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                 feature_group_count=groups)
   if bias is None:
     return y
   if bias.shape != (out_channels,):

@@ -1,0 +1,130 @@
+"""The banded-GEMM convolution path against lax.conv_general_dilated and TensorFlow."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from jcnn import nn
+from jcnn.nn import banded_conv
+
+_DN = ("NHWC", "HWIO", "NHWC")
+# (x shape, kernel shape, stride, padding, dilation): LeNet-5's three layers, LeNet-5
+# 1998's strided H1, the TF tutorial's first layer, and odd forms of each argument.
+CASES = [
+    ((4, 32, 32, 1), (5, 5, 1, 6), 1, "VALID", 1),
+    ((4, 14, 14, 6), (5, 5, 6, 16), 1, "VALID", 1),
+    ((4, 5, 5, 16), (5, 5, 16, 120), 1, "VALID", 1),
+    ((4, 16, 16, 1), (5, 5, 1, 12), 2, ((2, 1), (2, 1)), 1),
+    ((3, 28, 28, 1), (5, 5, 1, 32), 1, "SAME", 1),
+    ((2, 13, 11, 4), (3, 5, 4, 6), (2, 1), "SAME", 1),
+    ((2, 13, 11, 4), (3, 2, 4, 6), 1, "VALID", (3, 2)),
+    ((2, 9, 12, 3), (3, 3, 3, 5), 3, ((0, 2), (1, 0)), 1),
+    ((2, 7, 6, 8), (7, 6, 8, 10), 1, "VALID", 1),
+]
+
+
+def _random(shape, seed):
+  return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def _pads(x_shape, k_shape, stride, padding, dilation):
+  stride, dilation = nn.padding.to_pair(stride, "s"), nn.padding.to_pair(dilation, "d")
+  pads = nn.padding.spatial_padding(padding)
+  if isinstance(pads, str):
+    window = [d * (k - 1) + 1 for d, k in zip(dilation, k_shape[:2])]
+    pads = tuple(map(tuple, lax.padtype_to_pads(x_shape[1:3], window, stride, pads)))
+  return stride, pads, dilation
+
+
+def _lax(x, k, stride, pads, dilation):
+  return lax.conv_general_dilated(x, k, stride, pads, rhs_dilation=dilation,
+                                  dimension_numbers=_DN)
+
+
+def _rel(a, b):
+  return float(jnp.linalg.norm(a - b) / jnp.linalg.norm(b))
+
+
+@pytest.mark.parametrize("x_shape, k_shape, stride, padding, dilation", CASES)
+def test_forward_equals_lax(x_shape, k_shape, stride, padding, dilation):
+  x, k = _random(x_shape, 0), _random(k_shape, 1)
+  args = _pads(x_shape, k_shape, stride, padding, dilation)
+  actual = banded_conv.conv_as_gemm(x, k, *args)
+  expected = _lax(x, k, *args)
+  assert actual.shape == expected.shape
+  assert _rel(actual, expected) < 1e-5
+
+
+@pytest.mark.parametrize("x_shape, k_shape, stride, padding, dilation", CASES)
+def test_gradients_equal_lax(x_shape, k_shape, stride, padding, dilation):
+  x, k = _random(x_shape, 2), _random(k_shape, 3)
+  args = _pads(x_shape, k_shape, stride, padding, dilation)
+  out_shape = _lax(x, k, *args).shape
+  weights = _random(out_shape, 4)  # a loss that weighs every output differently
+
+  def loss(conv):
+    return lambda x, k: jnp.sum(jnp.tanh(conv(x, k, *args)) * weights)
+
+  value, grads = jax.jit(jax.value_and_grad(loss(banded_conv.conv_with_gemm_grad),
+                                            argnums=(0, 1)))(x, k)
+  ref_value, ref_grads = jax.value_and_grad(loss(_lax), argnums=(0, 1))(x, k)
+  assert abs(value - ref_value) <= 1e-4 * abs(ref_value)
+  for actual, expected in zip(grads, ref_grads):
+    assert _rel(actual, expected) < 1e-4
+
+
+def test_the_primal_is_a_convolution_for_jaxpr_analyses():
+  x, k = _random((2, 14, 14, 6), 5), _random((5, 5, 6, 16), 6)
+  forward = str(jax.make_jaxpr(lambda x, k: nn.conv2d(x, k, padding="VALID", gemm=True))(x, k))
+  assert "conv_general_dilated" in forward and "dot_general" not in forward
+  grad = jax.make_jaxpr(jax.grad(
+      lambda k: jnp.sum(nn.conv2d(x, k, padding="VALID", gemm=True))))(k)
+  assert "dot_general" in str(grad)
+
+
+def test_conv2d_takes_the_gemm_path_where_it_was_measured_faster():
+  faster = lambda x, k, s=1, p="VALID", d=1, g=1: banded_conv.gemm_is_faster(
+      x, k, *_pads(x, k, s, p, d)[:2], (d, d), g)
+  assert faster((128, 32, 32, 1), (5, 5, 1, 6))  # LeNet-5 C1
+  assert faster((128, 14, 14, 6), (5, 5, 6, 16))  # C3
+  assert faster((128, 5, 5, 16), (5, 5, 16, 120))  # C5: a dense layer
+  assert faster((128, 1, 1, 512), (1, 1, 512, 1024))  # MobileNet's last 1×1 on CIFAR
+  assert not faster((128, 32, 32, 3), (3, 3, 3, 16), p="SAME")  # ResNet-20's stem
+  assert not faster((128, 32, 32, 16), (3, 3, 16, 16), p="SAME")  # its blocks
+  assert not faster((128, 8, 8, 64), (3, 3, 64, 64), p="SAME")
+  assert not faster((128, 14, 14, 6), (5, 5, 3, 16), g=2)  # grouped
+
+
+def test_conv2d_gemm_path_matches_tensorflow_with_bias():
+  tf = pytest.importorskip("tensorflow")
+  x, k, b = _random((2, 16, 16, 1), 7), _random((5, 5, 1, 12), 8), _random((12,), 9)
+  expected = tf.nn.conv2d(x, k, strides=2, padding=[[0, 0], [2, 1], [2, 1], [0, 0]]) + b
+
+  def loss(x, k, b):
+    return nn.conv2d(x, k, b, stride=2, padding=((2, 1), (2, 1)), gemm=True)
+
+  np.testing.assert_allclose(loss(x, k, b), expected.numpy(), rtol=1e-4, atol=1e-4)
+  with tf.GradientTape() as tape:
+    kt = tf.Variable(k)
+    tf_loss = tf.reduce_sum((tf.nn.conv2d(x, kt, strides=2,
+                                          padding=[[0, 0], [2, 1], [2, 1], [0, 0]]) + b) ** 2)
+  tf_grad = tape.gradient(tf_loss, kt).numpy()
+  grad = jax.grad(lambda k: jnp.sum(loss(x, k, b) ** 2))(k)
+  np.testing.assert_allclose(grad, tf_grad, rtol=1e-4, atol=1e-3)
+
+
+def test_bfloat16_stays_bfloat16():
+  x = jnp.asarray(_random((2, 14, 14, 6), 10), jnp.bfloat16)
+  k = jnp.asarray(_random((5, 5, 6, 16), 11), jnp.bfloat16)
+  y, grad = jax.value_and_grad(
+      lambda k: jnp.sum(nn.conv2d(x, k, padding="VALID", gemm=True).astype(jnp.float32)))(k)
+  assert grad.dtype == jnp.bfloat16
+  expected = jax.grad(lambda k: jnp.sum(nn.conv2d(x.astype(jnp.float32), k, padding="VALID",
+                                                  gemm=False)))(k.astype(jnp.float32))
+  assert _rel(grad.astype(jnp.float32), expected) < 2e-2
+
+
+def test_gemm_path_refuses_groups():
+  with pytest.raises(ValueError, match="groups=1 only"):
+    nn.conv2d(jnp.zeros((1, 8, 8, 4)), jnp.zeros((3, 3, 2, 4)), groups=2, gemm=True)
