@@ -25,10 +25,11 @@ from jax import lax
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 _DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
-# Measured on a 2-core AMD EPYC (benchmarks/conv_lowering.py): faster where the
-# channel product is this small and the band at most this many times the direct work,
-# or where the kernel covers the whole (padded) input width.
-_MAX_CHANNEL_PRODUCT = 128
+# Measured on a 2-core AMD EPYC (benchmarks/conv_lowering.py, benchmarks/README.md):
+# 1.3-3.6x faster for stride-1 layers with a channel product up to 256 whose band is
+# at most 8x the direct work, and for kernels as wide as the input; slower for strided
+# layers and for one input channel into a multiple of 16, which XLA:CPU vectorises well.
+_MAX_CHANNEL_PRODUCT = 256
 _MAX_EXTRA_WORK = 8
 
 
@@ -47,8 +48,10 @@ def gemm_is_faster(x_shape, kernel_shape, stride: tuple[int, int], pads: Pads,
   span_w = dilation[1] * (kernel_w - 1) + 1
   if span_w == padded_w:  # the kernel covers the width: one dense product per row
     return True
-  return (in_channels * out_channels <= _MAX_CHANNEL_PRODUCT
-          and padded_w <= _MAX_EXTRA_WORK * kernel_w)
+  return (tuple(stride) == (1, 1)
+          and in_channels * out_channels <= _MAX_CHANNEL_PRODUCT
+          and padded_w <= _MAX_EXTRA_WORK * span_w
+          and not (in_channels == 1 and out_channels % 16 == 0))
 
 
 def banded_kernel(kernel: jax.Array, in_width: int, out_width: int, stride: int,

@@ -94,6 +94,9 @@ def test_conv2d_takes_the_gemm_path_where_it_was_measured_faster():
   assert not faster((128, 32, 32, 16), (3, 3, 16, 16), p="SAME")  # its blocks
   assert not faster((128, 8, 8, 64), (3, 3, 64, 64), p="SAME")
   assert not faster((128, 14, 14, 6), (5, 5, 3, 16), g=2)  # grouped
+  assert not faster((128, 16, 16, 1), (5, 5, 1, 12), s=2)  # strided
+  assert not faster((128, 32, 32, 1), (5, 5, 1, 16))  # XLA vectorises 16 outputs
+  assert faster((128, 14, 14, 16), (5, 5, 16, 16))
 
 
 def test_conv2d_gemm_path_matches_tensorflow_with_bias():

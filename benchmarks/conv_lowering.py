@@ -1,0 +1,108 @@
+"""Per layer: XLA's convolution against the banded-GEMM path (jcnn.nn.banded_conv).
+
+    python benchmarks/conv_lowering.py [--seconds 1] [--batch 128]
+
+For the convolution layers of LeNet-5 (and LeNet-5 1998, the same shapes), the TF
+MNIST tutorial network, ResNet-20, MobileNet's last 1×1 on CIFAR and three shapes
+near the rule's edges, times the training work of one layer
+(forward, plus the kernel gradient and, past the first layer, the input gradient)
+both ways, and prints one JSON line per layer with `gemm_is_faster`'s choice, then a
+Markdown table. The choice should fall on the faster side of every row.
+XLA's side runs with XLA:CPU's default flags; JCNN_XLA_CPU_FLAGS=1 adds jcnn's
+(jcnn/runtime.py), as `python -m train` does for the CIFAR ResNets.
+"""
+import argparse
+import json
+import pathlib
+import statistics
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from jcnn import runtime  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+from jcnn import nn  # noqa: E402
+from jcnn.nn import banded_conv  # noqa: E402
+
+# name: (input [h, w, c] without batch, kernel [kh, kw, in, out], stride, padding,
+#        whether the layer needs its input gradient (not a first layer))
+LAYERS = {
+    "lenet5 c1": ((32, 32, 1), (5, 5, 1, 6), 1, "VALID", False),
+    "lenet5 c3": ((14, 14, 6), (5, 5, 6, 16), 1, "VALID", True),
+    "lenet5 c5": ((5, 5, 16), (5, 5, 16, 120), 1, "VALID", True),
+    "5x5 1->16": ((32, 32, 1), (5, 5, 1, 16), 1, "VALID", False),
+    "5x5 3->16 /2": ((32, 32, 3), (5, 5, 3, 16), 2, "VALID", False),
+    "5x5 16->16": ((14, 14, 16), (5, 5, 16, 16), 1, "VALID", True),
+    "lenet_tf conv0": ((28, 28, 1), (5, 5, 1, 32), 1, "SAME", False),
+    "lenet_tf conv1": ((14, 14, 32), (5, 5, 32, 64), 1, "SAME", True),
+    "resnet20 stem": ((32, 32, 3), (3, 3, 3, 16), 1, 1, False),
+    "resnet20 16ch": ((32, 32, 16), (3, 3, 16, 16), 1, 1, True),
+    "resnet20 16->32 /2": ((32, 32, 16), (3, 3, 16, 32), 2, 1, True),
+    "resnet20 32ch": ((16, 16, 32), (3, 3, 32, 32), 1, 1, True),
+    "resnet20 64ch": ((8, 8, 64), (3, 3, 64, 64), 1, 1, True),
+    "mobilenet 1x1 at 1x1": ((1, 1, 512), (1, 1, 512, 1024), 1, "VALID", True),
+}
+
+
+def _median_ms(fn, *args, seconds: float) -> float:
+  jax.block_until_ready(fn(*args))
+  jax.block_until_ready(fn(*args))
+  times, deadline = [], time.perf_counter() + seconds
+  while time.perf_counter() < deadline or len(times) < 10:
+    start = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - start)
+  return 1000 * statistics.median(times)
+
+
+def measure(name: str, batch: int, seconds: float) -> dict:
+  in_shape, kernel_shape, stride, padding, input_grad = LAYERS[name]
+  keys = jax.random.split(jax.random.PRNGKey(0), 3)
+  x = jax.random.normal(keys[0], (batch, *in_shape))
+  kernel = jax.random.normal(keys[1], kernel_shape)
+  out = nn.conv2d(x, kernel, stride=stride, padding=padding, gemm=False)
+  weights = jax.random.normal(keys[2], out.shape)
+  row = {"layer": name, "batch": batch}
+  for path, gemm in (("xla", False), ("gemm", True)):
+    def loss(x, kernel, gemm=gemm):
+      return jnp.sum(nn.conv2d(x, kernel, stride=stride, padding=padding, gemm=gemm) * weights)
+    step = jax.jit(jax.grad(loss, argnums=(0, 1) if input_grad else 1))
+    row[f"{path}_ms"] = round(min(_median_ms(step, x, kernel, seconds=seconds)
+                                  for _ in range(2)), 3)
+  stride_pair = nn.padding.to_pair(stride, "stride")
+  pads = nn.padding.spatial_padding(padding)
+  if isinstance(pads, str):
+    pads = tuple(map(tuple, jax.lax.padtype_to_pads(in_shape[:2], kernel_shape[:2],
+                                                    stride_pair, pads)))
+  row["gemm_chosen"] = banded_conv.gemm_is_faster(x.shape, kernel.shape, stride_pair, pads,
+                                                  (1, 1), 1)
+  row["speedup"] = round(row["xla_ms"] / row["gemm_ms"], 2)
+  return row
+
+
+def main(argv=None):
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--batch", type=int, default=128)
+  p.add_argument("--seconds", type=float, default=1.0, help="per measurement")
+  p.add_argument("--layers", nargs="*", default=list(LAYERS), choices=list(LAYERS),
+                 metavar="LAYER", help="a subset of: " + ", ".join(LAYERS))
+  args = p.parse_args(argv)
+  runtime.configure(compile_cache=None)  # before anything compiles
+  rows = []
+  for name in args.layers:
+    rows.append(measure(name, args.batch, args.seconds))
+    print(json.dumps(rows[-1]), flush=True)
+  print("\n| layer | XLA conv (ms) | banded GEMM (ms) | GEMM speed-up | chosen |\n"
+        "| --- | ---: | ---: | ---: | --- |")
+  for r in rows:
+    print(f"| {r['layer']} | {r['xla_ms']} | {r['gemm_ms']} | {r['speedup']}x | "
+          f"{'GEMM' if r['gemm_chosen'] else 'XLA'} |")
+
+
+if __name__ == "__main__":
+  main()
