@@ -13,6 +13,8 @@ import jax
 import numpy as np
 from jax.extend import core
 
+from jcnn.nn import banded_conv
+
 # Call-like primitives and the parameter holding the jaxpr they call: inlined.
 _CALLS = {
     "jit": "jaxpr",
@@ -179,8 +181,14 @@ def flatten(closed_jaxpr) -> Graph:
 
 
 def trace(fn: Callable, *args) -> Graph:
-  """The flattened graph of `fn(*args)`; args may be arrays or ShapeDtypeStructs."""
-  return flatten(jax.make_jaxpr(fn)(*args))
+  """The flattened graph of `fn(*args)`; args may be arrays or ShapeDtypeStructs.
+
+  jcnn's convolutions stay convolutions here (not the banded GEMMs they run as on
+  the CPU), so the analyses read their geometry. The fresh function keeps JAX from
+  reusing a trace of `fn` made outside that context.
+  """
+  with banded_conv.xla_convolutions():
+    return flatten(jax.make_jaxpr(lambda *a: fn(*a))(*args))
 
 
 def abstract(x) -> jax.ShapeDtypeStruct:

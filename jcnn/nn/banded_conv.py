@@ -12,25 +12,34 @@ layer when the kernel covers the whole input (the output is 1×1).
 
 `conv2d` (jcnn.nn.conv) takes this path on the CPU where `gemm_is_faster` says so; the
 shapes it accepts were measured faster, forward and backward (benchmarks/README.md).
-`lax.conv_general_dilated` stays the primal, so jaxpr analyses (receptive fields,
-FLOPs) and forward-only passes still see a convolution: the matrix products run for
-the forward and backward pass of a training step (`conv_with_gemm_grad`).
+Analyses that read convolutions out of a jaxpr (receptive fields, FLOPs) trace
+inside `xla_convolutions()`, where every convolution stays `conv_general_dilated`.
 """
-import functools
+import contextlib
+import contextvars
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
-_DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
 # Measured on a 2-core AMD EPYC (benchmarks/conv_lowering.py, benchmarks/README.md):
 # 1.3-3.6x faster for stride-1 layers with a channel product up to 256 whose band is
 # at most 8x the direct work, and for kernels as wide as the input; slower for strided
 # layers and for one input channel into a multiple of 16, which XLA:CPU vectorises well.
 _MAX_CHANNEL_PRODUCT = 256
 _MAX_EXTRA_WORK = 8
+_XLA_ONLY = contextvars.ContextVar("jcnn_xla_convolutions", default=False)
+
+
+@contextlib.contextmanager
+def xla_convolutions():
+  """Within it, `conv2d` leaves every convolution to XLA: jaxprs show `conv_general_dilated`."""
+  token = _XLA_ONLY.set(True)
+  try:
+    yield
+  finally:
+    _XLA_ONLY.reset(token)
 
 
 def _out_size(size: int, kernel: int, stride: int, dilation: int) -> int:
@@ -40,7 +49,7 @@ def _out_size(size: int, kernel: int, stride: int, dilation: int) -> int:
 def gemm_is_faster(x_shape, kernel_shape, stride: tuple[int, int], pads: Pads,
                    dilation: tuple[int, int], groups: int) -> bool:
   """Whether the banded-GEMM form beats XLA:CPU's convolution for these shapes."""
-  if groups != 1 or jax.default_backend() != "cpu":
+  if groups != 1 or _XLA_ONLY.get() or jax.default_backend() != "cpu":
     return False
   _, _, width, in_channels = x_shape
   _, kernel_w, _, out_channels = kernel_shape
@@ -83,35 +92,3 @@ def conv_as_gemm(x: jax.Array, kernel: jax.Array, stride: tuple[int, int], pads:
   rows = rows.reshape(n * out_h, kernel_h * width * in_channels)
   y = rows @ band.reshape(kernel_h * width * in_channels, out_w * out_channels)
   return y.reshape(n, out_h, out_w, out_channels)
-
-
-def _lax_conv(x, kernel, stride, pads, dilation):
-  return lax.conv_general_dilated(x, kernel, stride, pads, rhs_dilation=dilation,
-                                  dimension_numbers=_DIMENSION_NUMBERS)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
-def conv_with_gemm_grad(x: jax.Array, kernel: jax.Array, stride: tuple[int, int],
-                        pads: Pads, dilation: tuple[int, int]) -> jax.Array:
-  """A convolution whose training forward and backward run as banded GEMMs.
-
-  Its value is `lax.conv_general_dilated`'s, which is what jaxpr analyses and
-  forward-only passes see; under `jax.grad` the forward pass and both gradients
-  come from `conv_as_gemm` instead (equal to 1e-5 relative, tests/jcnn/nn/).
-  """
-  return _lax_conv(x, kernel, stride, pads, dilation)
-
-
-def _forward(x, kernel, stride, pads, dilation):
-  return conv_as_gemm(x, kernel, stride, pads, dilation), (x, kernel)
-
-
-def _backward(stride, pads, dilation, residuals, grad):
-  x, kernel = residuals
-  # XLA drops what is not needed: the recomputed forward, and the input gradient of
-  # a first layer.
-  _, vjp = jax.vjp(lambda x, k: conv_as_gemm(x, k, stride, pads, dilation), x, kernel)
-  return vjp(grad)
-
-
-conv_with_gemm_grad.defvjp(_forward, _backward)

@@ -12,9 +12,9 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
            gemm: bool | None = None) -> jax.Array:
   """Convolves `x` with `kernel`, as `lax.conv_general_dilated` with our layouts.
 
-  On the CPU, thin convolutions (few channels, or a kernel as wide as the input)
-  train through banded matrix products instead of XLA's convolution, which is several
-  times slower for them (`jcnn.nn.banded_conv`); the values are the same to 1e-5.
+  On the CPU, thin convolutions (few channels, or a kernel as wide as the input) run
+  as banded matrix products instead of XLA's convolution, which is several times
+  slower for them (`jcnn.nn.banded_conv`); the values are the same to 1e-5.
 
   Args:
     x: [batch, height, width, in_channels].
@@ -25,8 +25,8 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
     dilation: kernel (atrous) dilation, int or (dilation_h, dilation_w).
     groups: splits input and output channels into this many independent
       convolutions (AlexNet's two-GPU layers use 2; depthwise uses in_channels).
-    gemm: True / False forces the banded-GEMM training path on / off; None (the
-      default) takes it where `banded_conv.gemm_is_faster` says it was measured faster.
+    gemm: True / False forces the banded-GEMM path on / off; None (the default)
+      takes it where `banded_conv.gemm_is_faster` says it was measured faster.
 
   Returns:
     [batch, out_height, out_width, out_channels].
@@ -57,7 +57,7 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
   if gemm and groups != 1:
     raise ValueError(f"the banded-GEMM path takes groups=1 only, got groups={groups}")
   if gemm:
-    y = banded_conv.conv_with_gemm_grad(x, kernel, stride, pads, dilation)
+    y = banded_conv.conv_as_gemm(x, kernel, stride, pads, dilation)
   else:
     y = lax.conv_general_dilated(x, kernel, window_strides=stride, padding=pads,
                                  rhs_dilation=dilation,

@@ -6,6 +6,7 @@ import pytest
 from jax import lax
 
 from jcnn import nn
+from jcnn.analysis import jaxpr_walk
 from jcnn.nn import banded_conv
 
 _DN = ("NHWC", "HWIO", "NHWC")
@@ -66,7 +67,7 @@ def test_gradients_equal_lax(x_shape, k_shape, stride, padding, dilation):
   def loss(conv):
     return lambda x, k: jnp.sum(jnp.tanh(conv(x, k, *args)) * weights)
 
-  value, grads = jax.jit(jax.value_and_grad(loss(banded_conv.conv_with_gemm_grad),
+  value, grads = jax.jit(jax.value_and_grad(loss(banded_conv.conv_as_gemm),
                                             argnums=(0, 1)))(x, k)
   ref_value, ref_grads = jax.value_and_grad(loss(_lax), argnums=(0, 1))(x, k)
   assert abs(value - ref_value) <= 1e-4 * abs(ref_value)
@@ -74,13 +75,17 @@ def test_gradients_equal_lax(x_shape, k_shape, stride, padding, dilation):
     assert _rel(actual, expected) < 1e-4
 
 
-def test_the_primal_is_a_convolution_for_jaxpr_analyses():
+def test_jaxpr_analyses_see_a_convolution():
   x, k = _random((2, 14, 14, 6), 5), _random((5, 5, 6, 16), 6)
-  forward = str(jax.make_jaxpr(lambda x, k: nn.conv2d(x, k, padding="VALID", gemm=True))(x, k))
-  assert "conv_general_dilated" in forward and "dot_general" not in forward
-  grad = jax.make_jaxpr(jax.grad(
-      lambda k: jnp.sum(nn.conv2d(x, k, padding="VALID", gemm=True))))(k)
-  assert "dot_general" in str(grad)
+  conv = lambda x, k: nn.conv2d(x, k, padding="VALID")
+  assert "dot_general" in str(jax.make_jaxpr(conv)(x, k))
+  with banded_conv.xla_convolutions():
+    assert not banded_conv.gemm_is_faster(x.shape, k.shape, (1, 1), ((0, 0), (0, 0)),
+                                          (1, 1), 1)
+  assert banded_conv.gemm_is_faster(x.shape, k.shape, (1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+  # The analyses' entry point, after `conv` was traced outside the context above.
+  primitives = [node.primitive.name for node in jaxpr_walk.trace(conv, x, k).nodes]
+  assert "conv_general_dilated" in primitives and "dot_general" not in primitives
 
 
 def test_conv2d_takes_the_gemm_path_where_it_was_measured_faster():
