@@ -5,8 +5,9 @@
 
 Profiles a few steps with the JAX profiler (XLA:CPU traces each thunk), reads which HLO
 instruction each thunk ran, and sorts the instructions into: convolution forward /
-input-gradient / weight-gradient, layout transposes, batch norm, dense layers,
-optimizer, and element-wise/other. Prints one JSON line per category (thread-ms per
+input-gradient / weight-gradient, convolutions run as banded GEMMs
+(jcnn.nn.banded_conv, forward and backward), layout transposes, batch norm, dense
+layers, optimizer, and element-wise/other. Prints one JSON line per category (thread-ms per
 step summed over the CPU threads, share of the total) and a Markdown table.
 """
 import argparse
@@ -35,7 +36,7 @@ from jcnn import state as state_lib  # noqa: E402
 from train import steps  # noqa: E402
 
 CATEGORIES = ("conv forward", "conv input-gradient", "conv weight-gradient",
-              "layout transposes", "batch norm", "dense layers", "optimizer",
+              "conv as banded GEMMs", "layout transposes", "batch norm", "dense layers", "optimizer",
               "element-wise/other")
 _OP_NAME = re.compile(r'op_name="([^"]*)"')
 _CALLS = re.compile(r"calls=%?([\w.\-]+)")
@@ -64,8 +65,10 @@ def _body(line: str, comps: dict) -> list[str]:
   return lines
 
 
-def classify(line: str, comps: dict, entry: dict, kernel_shapes: set) -> str:
-  """The category of one top-level HLO instruction (`entry`: name -> line)."""
+def classify(line: str, comps: dict, entry: dict, kernel_shapes: set,
+             conv_modules: tuple[str, ...] = ()) -> str:
+  """The category of one top-level HLO instruction (`entry`: name -> line;
+  `conv_modules`: the module paths, "a/b", of the model's convolutions)."""
   body = _body(line, comps)
   text = "\n".join(body)
   names = " ".join(_OP_NAME.findall(text))
@@ -83,6 +86,8 @@ def classify(line: str, comps: dict, entry: dict, kernel_shapes: set) -> str:
       return "conv input-gradient"
     return "conv forward"
   if " dot(" in text:
+    if any(f"/{path}/" in names for path in conv_modules):
+      return "conv as banded GEMMs"
     return "dense layers"
   if re.search(r"= \w+\[[\d,]*\]\{[\d,]*\} transpose\(", text) or line.split("=")[0].strip(
       ).lstrip("%").startswith("transpose"):
@@ -118,14 +123,18 @@ def main(argv=None):
                                           weight_decay=5e-4, weight_decay_subset="kernels"))
   compiled = steps.jit_train_step(steps.make_train_step(config, optax.constant_schedule(0.01)),
                                   mesh).lower(state, batch).compile()
-  kernel_shapes = {tuple(sorted(k.shape)) for k in jax.tree.leaves(state.params) if k.ndim == 4}
+  kernels = [(path, k) for path, k in jax.tree_util.tree_leaves_with_path(state.params)
+             if k.ndim == 4]
+  kernel_shapes = {tuple(sorted(k.shape)) for _, k in kernels}
+  conv_modules = tuple("/".join(str(p.key) for p in path[:-1]) for path, _ in kernels)
   comps = _computations(compiled.as_text())
   entry = {}
   for line in comps["ENTRY"]:
     m = re.match(r"^\s*(?:ROOT )?%?([\w.\-]+) = ", line)
     if m:
       entry[m.group(1)] = line
-  category = {name: classify(line, comps, entry, kernel_shapes) for name, line in entry.items()}
+  category = {name: classify(line, comps, entry, kernel_shapes, conv_modules)
+              for name, line in entry.items()}
 
   for _ in range(3):
     state, metrics = compiled(state, batch)
