@@ -74,10 +74,7 @@ def measure(name: str, batch: int, seconds: float) -> dict:
     row[f"{path}_ms"] = round(min(_median_ms(step, x, kernel, seconds=seconds)
                                   for _ in range(2)), 3)
   stride_pair = nn.padding.to_pair(stride, "stride")
-  pads = nn.padding.spatial_padding(padding)
-  if isinstance(pads, str):
-    pads = tuple(map(tuple, jax.lax.padtype_to_pads(in_shape[:2], kernel_shape[:2],
-                                                    stride_pair, pads)))
+  pads = nn.padding.explicit_padding(padding, in_shape[:2], kernel_shape, stride_pair)
   row["gemm_chosen"] = banded_conv.gemm_is_faster(x.shape, kernel.shape, stride_pair, pads,
                                                   (1, 1), 1)
   row["speedup"] = round(row["xla_ms"] / row["gemm_ms"], 2)

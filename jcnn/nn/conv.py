@@ -3,7 +3,7 @@ import jax
 from jax import lax
 
 from jcnn.nn import banded_conv
-from jcnn.nn.padding import Padding, check_nhwc, spatial_padding, to_pair
+from jcnn.nn.padding import Padding, check_nhwc, explicit_padding, to_pair
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
@@ -47,11 +47,7 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
                      f"{in_channels} / groups {groups} = {in_channels // groups} "
                      f"for input {x.shape}, got {kernel.shape[2]}")
   stride, dilation = to_pair(stride, "stride"), to_pair(dilation, "dilation")
-  pads = spatial_padding(padding)
-  if isinstance(pads, str):
-    window = [d * (k - 1) + 1 for d, k in zip(dilation, kernel.shape[:2])]
-    pads = tuple((int(lo), int(hi))
-                 for lo, hi in lax.padtype_to_pads(x.shape[1:3], window, stride, pads))
+  pads = explicit_padding(padding, x.shape[1:3], kernel.shape, stride, dilation)
   if gemm is None:
     gemm = banded_conv.gemm_is_faster(x.shape, kernel.shape, stride, pads, dilation, groups)
   if gemm and groups != 1:

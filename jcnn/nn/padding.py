@@ -2,6 +2,8 @@
 from collections.abc import Sequence
 from numbers import Integral
 
+from jax import lax
+
 Padding = str | int | Sequence[int] | Sequence[Sequence[int]]
 
 
@@ -47,6 +49,20 @@ def spatial_padding(padding: Padding) -> str | tuple[tuple[int, int], tuple[int,
   if any(p < 0 for pair in pads for p in pair):
     raise ValueError(f"padding must be non-negative, got {padding!r}")
   return tuple((int(lo), int(hi)) for lo, hi in pads)
+
+
+def explicit_padding(padding: Padding, spatial_shape: Sequence[int],
+                     kernel_shape: Sequence[int], stride: tuple[int, int],
+                     dilation: tuple[int, int] = (1, 1)) -> tuple[tuple[int, int], tuple[int, int]]:
+  """`spatial_padding`, with "SAME" and "VALID" resolved to ((top, bottom), (left, right))
+  for an input of `spatial_shape` (height, width) and a kernel of `kernel_shape`
+  (its first two entries), as `lax.conv_general_dilated` would pad."""
+  pads = spatial_padding(padding)
+  if not isinstance(pads, str):
+    return pads
+  window = [d * (k - 1) + 1 for d, k in zip(dilation, kernel_shape[:2])]
+  return tuple((int(lo), int(hi)) for lo, hi in
+               lax.padtype_to_pads(tuple(spatial_shape), window, stride, pads))
 
 
 def check_nhwc(x, name: str = "x") -> None:

@@ -35,11 +35,8 @@ def _random(shape, seed):
 
 def _pads(x_shape, k_shape, stride, padding, dilation):
   stride, dilation = nn.padding.to_pair(stride, "s"), nn.padding.to_pair(dilation, "d")
-  pads = nn.padding.spatial_padding(padding)
-  if isinstance(pads, str):
-    window = [d * (k - 1) + 1 for d, k in zip(dilation, k_shape[:2])]
-    pads = tuple(map(tuple, lax.padtype_to_pads(x_shape[1:3], window, stride, pads)))
-  return stride, pads, dilation
+  return stride, nn.padding.explicit_padding(padding, x_shape[1:3], k_shape, stride,
+                                             dilation), dilation
 
 
 def _lax(x, k, stride, pads, dilation):
