@@ -13,7 +13,7 @@ import jax
 import numpy as np
 from jax.extend import core
 
-from jcnn.nn import banded_conv
+from jcnn.nn import conv
 
 # Call-like primitives and the parameter holding the jaxpr they call: inlined.
 _CALLS = {
@@ -187,7 +187,7 @@ def trace(fn: Callable, *args) -> Graph:
   the CPU), so the analyses read their geometry. The fresh function keeps JAX from
   reusing a trace of `fn` made outside that context.
   """
-  with banded_conv.xla_convolutions():
+  with conv.xla_convolutions():
     return flatten(jax.make_jaxpr(lambda *a: fn(*a))(*args))
 
 

@@ -13,11 +13,9 @@ layer when the kernel covers the whole input (the output is 1×1).
 `conv2d` (jcnn.nn.conv) takes this path on the CPU where `gemm_is_faster` says so; the
 shapes it accepts were measured faster, forward and backward (benchmarks/README.md).
 Analyses that read convolutions out of a jaxpr (receptive fields, FLOPs) trace
-inside `xla_convolutions()`, where every convolution stays `conv_general_dilated`.
+inside `jcnn.nn.conv.xla_convolutions()`, where every convolution stays
+`conv_general_dilated`.
 """
-import contextlib
-import contextvars
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,17 +27,6 @@ Pads = tuple[tuple[int, int], tuple[int, int]]
 # layers and for one input channel into a multiple of 16, which XLA:CPU vectorises well.
 _MAX_CHANNEL_PRODUCT = 256
 _MAX_EXTRA_WORK = 8
-_XLA_ONLY = contextvars.ContextVar("jcnn_xla_convolutions", default=False)
-
-
-@contextlib.contextmanager
-def xla_convolutions():
-  """Within it, `conv2d` leaves every convolution to XLA: jaxprs show `conv_general_dilated`."""
-  token = _XLA_ONLY.set(True)
-  try:
-    yield
-  finally:
-    _XLA_ONLY.reset(token)
 
 
 def _out_size(size: int, kernel: int, stride: int, dilation: int) -> int:
@@ -49,7 +36,7 @@ def _out_size(size: int, kernel: int, stride: int, dilation: int) -> int:
 def gemm_is_faster(x_shape, kernel_shape, stride: tuple[int, int], pads: Pads,
                    dilation: tuple[int, int], groups: int) -> bool:
   """Whether the banded-GEMM form beats XLA:CPU's convolution for these shapes."""
-  if groups != 1 or _XLA_ONLY.get() or jax.default_backend() != "cpu":
+  if groups != 1 or jax.default_backend() != "cpu":
     return False
   _, _, width, in_channels = x_shape
   _, kernel_w, _, out_channels = kernel_shape

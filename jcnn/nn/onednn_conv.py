@@ -1,0 +1,202 @@
+"""Convolutions computed by oneDNN through XLA's FFI: XLA:CPU's fast path for ResNets.
+
+XLA:CPU runs the convolutions of ResNet-sized layers (16-64 channels, 3×3) 2-4× slower
+than oneDNN, the library PyTorch's CPU convolutions use; the weight gradient, which XLA
+computes over transposed copies of the activations, loses most. `conv` hands the forward
+pass, the input gradient and the kernel gradient to oneDNN: three XLA FFI custom calls
+(onednn_conv.cc) that read and write XLA's own NHWC buffers, no copies.
+
+The handlers are compiled on first use, against the oneDNN wheel (`onednn-cpu-gomp`,
+`onednn-devel-cpu-gomp`) and jaxlib's FFI headers, into jcnn's cache folder; a machine
+without them, or without a C++ compiler, keeps XLA's convolutions (`available()` says
+why). `JCNN_ONEDNN=0` turns the path off.
+"""
+import ctypes
+import functools
+import hashlib
+import importlib.metadata
+import os
+import pathlib
+import platform
+import shutil
+import subprocess
+import tempfile
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Pads = tuple[tuple[int, int], tuple[int, int]]
+_SOURCE = pathlib.Path(__file__).with_name("onednn_conv.cc")
+_TARGETS = ("JcnnConvForward", "JcnnConvInputGrad", "JcnnConvKernelGrad")
+
+
+class Unavailable(RuntimeError):
+  """oneDNN's convolutions cannot run here; the message says why."""
+
+
+def _wheel_file(dist: str, name: str) -> pathlib.Path:
+  try:
+    files = importlib.metadata.files(dist) or []
+  except importlib.metadata.PackageNotFoundError:
+    raise Unavailable(f"the {dist} package is not installed") from None
+  for file in files:
+    if file.name == name:
+      return pathlib.Path(file.locate()).resolve()
+  raise Unavailable(f"{dist} has no {name}")
+
+
+def _build() -> pathlib.Path:
+  """Compiles onednn_conv.cc once per source, jaxlib and oneDNN; returns the library."""
+  if platform.system() != "Linux" or platform.machine() != "x86_64":
+    raise Unavailable(f"the oneDNN wheel is for Linux x86_64, not "
+                      f"{platform.system()} {platform.machine()}")
+  header = _wheel_file("onednn-devel-cpu-gomp", "dnnl.hpp")
+  library = _wheel_file("onednn-cpu-gomp", "libdnnl.so.3")
+  compiler = shutil.which(os.environ.get("CXX", "g++"))
+  if compiler is None:
+    raise Unavailable("no C++ compiler (g++, or $CXX) to build the oneDNN handlers")
+  command = [compiler, "-O2", "-std=c++17", "-shared", "-fPIC", "-w",
+             f"-I{header.parent}", f"-I{jax.ffi.include_dir()}", str(_SOURCE),
+             str(library), f"-Wl,-rpath,{library.parent}"]
+  key = hashlib.sha256(_SOURCE.read_bytes() + " ".join(command).encode()
+                       + jax.lib.__version__.encode()).hexdigest()[:16]
+  from jcnn.data import sources  # the one place that knows where jcnn caches things
+  target = sources.default_cache_dir() / "onednn" / key / "libjcnn_onednn.so"
+  if target.exists():
+    return target
+  target.parent.mkdir(parents=True, exist_ok=True)
+  # Build beside the target and rename: a concurrent process sees all of it or none.
+  with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+    built = pathlib.Path(tmp) / target.name
+    result = subprocess.run(command + ["-o", str(built)], capture_output=True, text=True)
+    if result.returncode:
+      raise Unavailable(f"compiling {_SOURCE.name} failed:\n{result.stderr[-2000:]}")
+    os.replace(built, target)
+  return target
+
+
+@functools.cache
+def _library() -> ctypes.CDLL:
+  """Builds and loads the handlers, and registers them with XLA (once per process)."""
+  library = ctypes.CDLL(str(_build()))
+  for name in _TARGETS:
+    jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(library, name)),
+                                platform="cpu")
+  library.JcnnOnednnImplementations.restype = ctypes.c_char_p
+  return library
+
+
+@functools.cache
+def available() -> bool:
+  """Whether the oneDNN path can run in this process; warns once with the reason if not."""
+  if os.environ.get("JCNN_ONEDNN") == "0":
+    return False
+  try:
+    _library()
+  except Unavailable as error:
+    warnings.warn(f"jcnn: XLA's own convolutions will be used on the CPU: {error}",
+                  stacklevel=2)
+    return False
+  return True
+
+
+def is_faster(groups: int, *dtypes) -> bool:
+  """Whether `conv2d` should hand a convolution to oneDNN.
+
+  On a single CPU device, in float32 with groups 1, oneDNN was measured faster than XLA
+  on every layer shape tried (benchmarks/conv_lowering.py). Other backends, and meshes
+  of several devices (XLA would gather a custom call's operands onto each), keep XLA.
+  """
+  return (groups == 1 and all(jnp.dtype(d) == jnp.float32 for d in dtypes)
+          and jax.default_backend() == "cpu" and jax.device_count() == 1
+          and available())
+
+
+def _out_hw(x_shape, kernel_shape, stride, pads, dilation) -> tuple[int, int]:
+  return tuple((size + sum(pad) - d * (k - 1) - 1) // s + 1 for size, k, s, pad, d
+               in zip(x_shape[1:3], kernel_shape[:2], stride, pads, dilation))
+
+
+def _attrs(stride, pads, dilation) -> dict:
+  return {"stride": np.asarray(stride, np.int64),
+          "padding": np.asarray([*pads[0], *pads[1]], np.int64),
+          "dilation": np.asarray(dilation, np.int64)}
+
+
+def _call(target: str, shape, dtype, a, b, attrs):
+  return jax.ffi.ffi_call(target, jax.ShapeDtypeStruct(shape, dtype),
+                          vmap_method="sequential")(a, b, **attrs)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def conv(x: jax.Array, kernel: jax.Array, stride: tuple[int, int], pads: Pads,
+         dilation: tuple[int, int]) -> jax.Array:
+  """`lax.conv_general_dilated` (NHWC, HWIO, explicit pads), computed by oneDNN.
+
+  Gradients of any order: each of the three calls' gradients is made of the other two.
+  """
+  _library()
+  out_h, out_w = _out_hw(x.shape, kernel.shape, stride, pads, dilation)
+  return _call("JcnnConvForward", (x.shape[0], out_h, out_w, kernel.shape[-1]), x.dtype,
+               x, kernel, _attrs(stride, pads, dilation))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
+def _input_grad(dy, kernel, x_shape, stride, pads, dilation):
+  return _call("JcnnConvInputGrad", x_shape, dy.dtype, dy, kernel,
+               _attrs(stride, pads, dilation))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
+def _kernel_grad(x, dy, kernel_shape, stride, pads, dilation):
+  return _call("JcnnConvKernelGrad", kernel_shape, x.dtype, x, dy,
+               _attrs(stride, pads, dilation))
+
+
+def _conv_fwd(x, kernel, stride, pads, dilation):
+  return conv(x, kernel, stride, pads, dilation), (x, kernel)
+
+
+def _conv_bwd(stride, pads, dilation, saved, dy):
+  x, kernel = saved
+  return (_input_grad(dy, kernel, x.shape, stride, pads, dilation),
+          _kernel_grad(x, dy, kernel.shape, stride, pads, dilation))
+
+
+def _input_grad_fwd(dy, kernel, x_shape, stride, pads, dilation):
+  return _input_grad(dy, kernel, x_shape, stride, pads, dilation), (dy, kernel)
+
+
+def _input_grad_bwd(x_shape, stride, pads, dilation, saved, g):
+  # dx = conv^T(dy; kernel), linear in each: its adjoints are conv and the kernel grad.
+  dy, kernel = saved
+  return (conv(g, kernel, stride, pads, dilation),
+          _kernel_grad(g, dy, kernel.shape, stride, pads, dilation))
+
+
+def _kernel_grad_fwd(x, dy, kernel_shape, stride, pads, dilation):
+  return _kernel_grad(x, dy, kernel_shape, stride, pads, dilation), (x, dy)
+
+
+def _kernel_grad_bwd(kernel_shape, stride, pads, dilation, saved, g):
+  x, dy = saved
+  return (_input_grad(dy, g, x.shape, stride, pads, dilation),
+          conv(x, g, stride, pads, dilation))
+
+
+conv.defvjp(_conv_fwd, _conv_bwd)
+_input_grad.defvjp(_input_grad_fwd, _input_grad_bwd)
+_kernel_grad.defvjp(_kernel_grad_fwd, _kernel_grad_bwd)
+
+
+def implementations(x_shape, kernel_shape, stride, pads, dilation) -> str:
+  """oneDNN's kernels for this convolution: "forward | input grad | kernel grad"."""
+  n, h, w, in_channels = x_shape
+  kh, kw, _, out_channels = kernel_shape
+  out_h, out_w = _out_hw(x_shape, kernel_shape, stride, pads, dilation)
+  geometry = np.asarray([n, h, w, in_channels, out_h, out_w, out_channels, kh, kw,
+                         *stride, *pads[0], *pads[1], *dilation], np.int64)
+  return _library().JcnnOnednnImplementations(
+      geometry.ctypes.data_as(ctypes.POINTER(ctypes.c_int64))).decode()
