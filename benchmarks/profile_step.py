@@ -74,6 +74,10 @@ def classify(line: str, comps: dict, entry: dict, kernel_shapes: set,
   names = " ".join(_OP_NAME.findall(text))
   shape = _SHAPE.match(line)
   dims = tuple(sorted(int(d) for d in shape.group(1).split(",") if d)) if shape else ()
+  onednn = re.search(r'custom_call_target="JcnnConv(\w+)"', line)
+  if onednn:  # jcnn.nn.onednn
+    return {"Forward": "conv forward", "InputGrad": "conv input-gradient",
+            "KernelGrad": "conv weight-gradient"}[onednn.group(1)]
   if " convolution(" in text:
     if dims in kernel_shapes:
       return "conv weight-gradient"
@@ -106,6 +110,8 @@ def main(argv=None):
   p.add_argument("--batch", type=int, default=128)
   p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
   p.add_argument("--steps", type=int, default=5, help="profiled steps")
+  p.add_argument("--top", type=int, default=0,
+                 help="also list the N costliest HLO instructions (to stderr)")
   args = p.parse_args(argv)
   runtime.configure(model=args.model, compile_cache=None)  # before anything compiles
 
@@ -150,13 +156,21 @@ def main(argv=None):
     profile = _profile_data.ProfileData.from_file(
         str(next(pathlib.Path(trace_dir).rglob("*.xplane.pb"))))
 
-  thread_ns = collections.Counter()
+  instruction_ns = collections.Counter()
   for plane in profile.planes:
     for line in plane.lines:
       for event in line.events:
         if event.name in category:
-          thread_ns[category[event.name]] += event.duration_ns
+          instruction_ns[event.name] += event.duration_ns
+  thread_ns = collections.Counter()
+  for name, ns in instruction_ns.items():
+    thread_ns[category[name]] += ns
   total = sum(thread_ns.values())
+  for name, ns in instruction_ns.most_common(args.top):
+    ops = sorted({op.rsplit("/", 2)[-2] + "/" + op.rsplit("/", 1)[-1] if "/" in op else op
+                  for op in _OP_NAME.findall("\n".join(_body(entry[name], comps)))})
+    print(f"{ns / args.steps / 1e6:7.2f} ms  {category[name]:22s} {name}: "
+          f"{' '.join(ops)[:150]}", file=sys.stderr)
   print(f"# {args.model} batch {args.batch} {args.dtype}: {1000 * wall:.1f} ms/step wall, "
         f"{total / args.steps / 1e6:.1f} thread-ms/step in XLA thunks", file=sys.stderr)
   rows = []

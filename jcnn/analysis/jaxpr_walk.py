@@ -13,7 +13,7 @@ import jax
 import numpy as np
 from jax.extend import core
 
-from jcnn.nn import conv
+from jcnn.nn import lowering
 
 # Call-like primitives and the parameter holding the jaxpr they call: inlined.
 _CALLS = {
@@ -183,11 +183,11 @@ def flatten(closed_jaxpr) -> Graph:
 def trace(fn: Callable, *args) -> Graph:
   """The flattened graph of `fn(*args)`; args may be arrays or ShapeDtypeStructs.
 
-  jcnn's convolutions stay convolutions here (not the banded GEMMs they run as on
-  the CPU), so the analyses read their geometry. The fresh function keeps JAX from
+  jcnn's convolutions stay convolutions here (not the banded GEMMs or oneDNN calls
+  they run as on the CPU), so the analyses read their geometry. The fresh function keeps JAX from
   reusing a trace of `fn` made outside that context.
   """
-  with conv.xla_convolutions():
+  with lowering.xla_ops():
     return flatten(jax.make_jaxpr(lambda *a: fn(*a))(*args))
 
 

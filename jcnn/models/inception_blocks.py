@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from jcnn import nn as jnn
-from jcnn.models.layers import Conv
+from jcnn.models.layers import BatchNorm, Conv
 from jcnn.nn.padding import Padding, to_pair
 
 
@@ -47,7 +47,7 @@ class ConvUnit(nn.Module):
                 to_pair(self.strides, "strides"), padding=padding,
                 use_bias=not self.batch_norm, name="conv")(x)
     if self.batch_norm:
-      x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=self.epsilon,
+      x = BatchNorm(use_running_average=not train, momentum=0.9, epsilon=self.epsilon,
                        name="bn")(x)
     return jax.nn.relu(x)
 

@@ -3,6 +3,7 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from jcnn import nn as jnn
 from jcnn.nn.padding import Padding, to_pair
@@ -39,3 +40,38 @@ class Conv(nn.Module):
     bias = self.param("bias", self.bias_init, (self.features,)) if self.use_bias else None
     return jnn.conv2d(x, kernel, bias, stride=self.strides, padding=self.padding,
                       dilation=self.kernel_dilation, groups=groups)
+
+
+class BatchNorm(nn.Module):
+  """`flax.linen.BatchNorm` over the last axis, computed by `jcnn.nn.batch_norm`.
+
+  Same fields (the ones the zoo uses), parameters ("scale", "bias"), running
+  statistics ("batch_stats": "mean", "var"), initialisers and output dtype as Flax's,
+  so checkpoints do not change; training on the CPU in float32 goes through oneDNN
+  (`jcnn.nn.onednn`), one pass over the activations each way.
+  """
+  use_running_average: bool | None = None
+  momentum: float = 0.99
+  epsilon: float = 1e-5
+  scale_init: nn.initializers.Initializer = nn.initializers.ones
+  bias_init: nn.initializers.Initializer = nn.initializers.zeros
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, use_running_average: bool | None = None) -> jax.Array:
+    """x: [..., features] -> the same shape, normalised per feature."""
+    use_running_average = nn.merge_param("use_running_average", self.use_running_average,
+                                         use_running_average)
+    features = (x.shape[-1],)
+    running_mean = self.variable("batch_stats", "mean", jnp.zeros, features, jnp.float32)
+    running_var = self.variable("batch_stats", "var", jnp.ones, features, jnp.float32)
+    scale = self.param("scale", self.scale_init, features, jnp.float32)
+    bias = self.param("bias", self.bias_init, features, jnp.float32)
+    initializing = self.is_initializing()
+    y, mean, var = jnn.batch_norm(
+        x, scale, bias, running_mean.value, running_var.value,
+        train=not use_running_average, momentum=self.momentum, epsilon=self.epsilon,
+        axis_name=None if initializing else self.axis_name)
+    if not use_running_average and not initializing:
+      running_mean.value, running_var.value = mean, var
+    return y.astype(jnp.result_type(x, scale, bias))

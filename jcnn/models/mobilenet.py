@@ -11,7 +11,7 @@ import jax
 from jcnn import nn as jnn
 from jcnn.models.alexnet import IMAGENET_STATS
 from jcnn.models.features import record
-from jcnn.models.layers import Conv
+from jcnn.models.layers import BatchNorm, Conv
 from jcnn.models.registry import register
 
 # Table 1 after the first convolution: (pointwise channels, depthwise stride) per block.
@@ -50,7 +50,7 @@ class MobileNetV1(nn.Module):
     def conv_bn(x, features, kernel, strides, groups, name):
       x = Conv(features, (kernel, kernel), strides=strides, padding="SAME",
                   feature_group_count=groups, use_bias=False, name=name)(x)
-      x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+      x = BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                        name=f"{name}_bn")(x)
       return jax.nn.relu6(x)
 

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from jcnn import nn as jnn
 from jcnn.models.features import record
-from jcnn.models.layers import Conv
+from jcnn.models.layers import BatchNorm, Conv
 from jcnn.models.registry import register
 
 SHORTCUTS = ("A", "B", "C", None)
@@ -35,8 +35,8 @@ def _conv(features: int, kernel: int, strides: int, name: str) -> Conv:
                  use_bias=False, kernel_init=_conv_init, name=name)
 
 
-def _batch_norm(train: bool, name: str, zero_scale: bool = False) -> nn.BatchNorm:
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+def _batch_norm(train: bool, name: str, zero_scale: bool = False) -> BatchNorm:
+  return BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                       scale_init=nn.initializers.zeros if zero_scale else nn.initializers.ones,
                       name=name)
 

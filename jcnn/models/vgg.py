@@ -17,7 +17,7 @@ from jcnn.models.alexnet import IMAGENET_STATS
 from jcnn.models.alexnet import lrn as alexnet_lrn
 from jcnn.models.convolutionalize import HEAD, ClassifierHead, check_input_size
 from jcnn.models.features import record
-from jcnn.models.layers import Conv
+from jcnn.models.layers import BatchNorm, Conv
 from jcnn.models.registry import register
 
 
@@ -77,7 +77,7 @@ class VGG(nn.Module):
         x = Conv(channels, (kernel, kernel), padding=kernel // 2, kernel_init=CONV_INIT,
                     name=f"conv{stage}_{i}")(x)
         if self.batch_norm:
-          x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+          x = BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                            name=f"bn{stage}_{i}")(x)
         x = jax.nn.relu(x)
         if self.lrn and (stage, i) == (1, 1):

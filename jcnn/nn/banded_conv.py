@@ -13,7 +13,7 @@ layer when the kernel covers the whole input (the output is 1×1).
 `conv2d` (jcnn.nn.conv) takes this path on the CPU where `gemm_is_faster` says so; the
 shapes it accepts were measured faster, forward and backward (benchmarks/README.md).
 Analyses that read convolutions out of a jaxpr (receptive fields, FLOPs) trace
-inside `jcnn.nn.conv.xla_convolutions()`, where every convolution stays
+inside `jcnn.nn.lowering.xla_ops()`, where every convolution stays
 `conv_general_dilated`.
 """
 import jax

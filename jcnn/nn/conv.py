@@ -1,27 +1,10 @@
 """2-D convolution on NHWC inputs with HWIO kernels, grouped and depthwise."""
-import contextlib
-import contextvars
-
 import jax
 from jax import lax
 
-from jcnn.nn import banded_conv, onednn_conv
+from jcnn.nn import banded_conv, lowering
+from jcnn.nn import onednn as _onednn
 from jcnn.nn.padding import Padding, check_nhwc, explicit_padding, to_pair
-
-_XLA_ONLY = contextvars.ContextVar("jcnn_xla_convolutions", default=False)
-
-
-@contextlib.contextmanager
-def xla_convolutions():
-  """Within it, `conv2d` leaves every convolution to XLA: jaxprs show `conv_general_dilated`.
-
-  Analyses that read convolutions out of a jaxpr (receptive fields, FLOPs) trace here.
-  """
-  token = _XLA_ONLY.set(True)
-  try:
-    yield
-  finally:
-    _XLA_ONLY.reset(token)
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
@@ -33,7 +16,7 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
   On the CPU, where XLA's own convolution is several times slower, thin convolutions
   (few channels, or a kernel as wide as the input) run as banded matrix products
   (`jcnn.nn.banded_conv`) and the others, in float32, as oneDNN's convolutions
-  (`jcnn.nn.onednn_conv`); the values are the same to 1e-5, gradients included.
+  (`jcnn.nn.onednn`); the values are the same to 1e-5, gradients included.
 
   Args:
     x: [batch, height, width, in_channels].
@@ -46,8 +29,8 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
       convolutions (AlexNet's two-GPU layers use 2; depthwise uses in_channels).
     gemm: True / False forces the banded-GEMM path on / off; None (the default)
       takes it where `banded_conv.gemm_is_faster` says it was measured faster.
-    onednn: the same for the oneDNN path (`onednn_conv.is_faster`), which is
-      tried after the banded GEMMs. Inside `xla_convolutions()` neither is taken.
+    onednn: the same for the oneDNN path (`jcnn.nn.onednn.conv_is_faster`), which is
+      tried after the banded GEMMs. Inside `jcnn.nn.lowering.xla_ops()` neither is.
 
   Returns:
     [batch, out_height, out_width, out_channels].
@@ -69,13 +52,13 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
                      f"for input {x.shape}, got {kernel.shape[2]}")
   stride, dilation = to_pair(stride, "stride"), to_pair(dilation, "dilation")
   pads = explicit_padding(padding, x.shape[1:3], kernel.shape, stride, dilation)
-  if _XLA_ONLY.get():
+  if lowering.xla_ops_only():
     gemm = onednn = False
   if gemm is None:
     gemm = (not onednn and banded_conv.gemm_is_faster(x.shape, kernel.shape, stride,
                                                       pads, dilation, groups))
   if onednn is None:
-    onednn = not gemm and onednn_conv.is_faster(groups, x.dtype, kernel.dtype)
+    onednn = not gemm and _onednn.conv_is_faster(groups, x.dtype, kernel.dtype)
   if gemm and onednn:
     raise ValueError("conv2d takes one path: gemm=True and onednn=True were both given")
   if (gemm or onednn) and groups != 1:
@@ -84,7 +67,7 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
   if gemm:
     y = banded_conv.conv_as_gemm(x, kernel, stride, pads, dilation)
   elif onednn:
-    y = onednn_conv.conv(x, kernel, stride, pads, dilation)
+    y = _onednn.conv(x, kernel, stride, pads, dilation)
   else:
     y = lax.conv_general_dilated(x, kernel, window_strides=stride, padding=pads,
                                  rhs_dilation=dilation,

@@ -1,15 +1,19 @@
-"""Convolutions computed by oneDNN through XLA's FFI: XLA:CPU's fast path for ResNets.
+"""Convolution and batch norm computed by oneDNN through XLA's FFI: the CPU fast path.
 
 XLA:CPU runs the convolutions of ResNet-sized layers (16-64 channels, 3×3) 2-4× slower
-than oneDNN, the library PyTorch's CPU convolutions use; the weight gradient, which XLA
-computes over transposed copies of the activations, loses most. `conv` hands the forward
-pass, the input gradient and the kernel gradient to oneDNN: three XLA FFI custom calls
-(onednn_conv.cc) that read and write XLA's own NHWC buffers, no copies.
+than oneDNN, the library PyTorch's CPU kernels use; the weight gradient, which XLA
+computes over transposed copies of the activations, loses most. And XLA splits batch
+norm in training over several single-threaded passes, fused with whatever surrounds it.
+`conv` and `batch_norm_train` hand both, forward and backward, to oneDNN: XLA FFI custom
+calls (onednn.cc) that read and write XLA's own NHWC buffers, no copies.
+`jcnn.nn.conv2d` and `jcnn.nn.batch_norm` take this path on a single CPU device in
+float32; gradients of every order stay exact (each call's derivative is made of the
+others, or of the plain JAX formula).
 
 The handlers are compiled on first use, against the oneDNN wheel (`onednn-cpu-gomp`,
 `onednn-devel-cpu-gomp`) and jaxlib's FFI headers, into jcnn's cache folder; a machine
-without them, or without a C++ compiler, keeps XLA's convolutions (`available()` says
-why). `JCNN_ONEDNN=0` turns the path off.
+without them, or without a C++ compiler, keeps XLA's own ops (`available()` warns why).
+`JCNN_ONEDNN=0` turns the path off.
 """
 import ctypes
 import functools
@@ -28,12 +32,13 @@ import jax.numpy as jnp
 import numpy as np
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
-_SOURCE = pathlib.Path(__file__).with_name("onednn_conv.cc")
-_TARGETS = ("JcnnConvForward", "JcnnConvInputGrad", "JcnnConvKernelGrad")
+_SOURCE = pathlib.Path(__file__).with_name("onednn.cc")
+_TARGETS = ("JcnnConvForward", "JcnnConvInputGrad", "JcnnConvKernelGrad",
+            "JcnnNormForward", "JcnnNormBackward")
 
 
 class Unavailable(RuntimeError):
-  """oneDNN's convolutions cannot run here; the message says why."""
+  """oneDNN's kernels cannot run here; the message says why."""
 
 
 def _wheel_file(dist: str, name: str) -> pathlib.Path:
@@ -48,7 +53,7 @@ def _wheel_file(dist: str, name: str) -> pathlib.Path:
 
 
 def _build() -> pathlib.Path:
-  """Compiles onednn_conv.cc once per source, jaxlib and oneDNN; returns the library."""
+  """Compiles onednn.cc once per source, jaxlib and oneDNN; returns the library."""
   if platform.system() != "Linux" or platform.machine() != "x86_64":
     raise Unavailable(f"the oneDNN wheel is for Linux x86_64, not "
                       f"{platform.system()} {platform.machine()}")
@@ -96,22 +101,30 @@ def available() -> bool:
   try:
     _library()
   except Unavailable as error:
-    warnings.warn(f"jcnn: XLA's own convolutions will be used on the CPU: {error}",
+    warnings.warn(f"jcnn: XLA's own convolutions and batch norm run on the CPU: {error}",
                   stacklevel=2)
     return False
   return True
 
 
-def is_faster(groups: int, *dtypes) -> bool:
-  """Whether `conv2d` should hand a convolution to oneDNN.
+def usable(*dtypes) -> bool:
+  """Whether arrays of these dtypes can take the oneDNN path in this process.
 
-  On a single CPU device, in float32 with groups 1, oneDNN was measured faster than XLA
-  on every layer shape tried (benchmarks/conv_lowering.py). Other backends, and meshes
-  of several devices (XLA would gather a custom call's operands onto each), keep XLA.
+  Float32 on a single CPU device only: other backends have fast kernels of their own,
+  and on a mesh of several devices XLA would gather a custom call's operands onto each.
   """
-  return (groups == 1 and all(jnp.dtype(d) == jnp.float32 for d in dtypes)
+  return (all(jnp.dtype(d) == jnp.float32 for d in dtypes)
           and jax.default_backend() == "cpu" and jax.device_count() == 1
           and available())
+
+
+def conv_is_faster(groups: int, *dtypes) -> bool:
+  """Whether `conv2d` should hand a convolution to oneDNN: `usable`, and groups 1.
+
+  oneDNN was measured faster than XLA:CPU on every such layer shape tried
+  (benchmarks/conv_lowering.py), forward and both gradients.
+  """
+  return groups == 1 and usable(*dtypes)
 
 
 def _out_hw(x_shape, kernel_shape, stride, pads, dilation) -> tuple[int, int]:
@@ -200,3 +213,82 @@ def implementations(x_shape, kernel_shape, stride, pads, dilation) -> str:
                          *stride, *pads[0], *pads[1], *dilation], np.int64)
   return _library().JcnnOnednnImplementations(
       geometry.ctypes.data_as(ctypes.POINTER(ctypes.c_int64))).decode()
+
+
+def _vector(x):
+  return jax.ShapeDtypeStruct((x.shape[-1],), jnp.float32)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def batch_norm_train(x: jax.Array, scale: jax.Array, bias: jax.Array, epsilon: float
+                     ) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Batch norm in training mode over [n, h, w, c]: (y, batch mean, biased batch variance).
+
+  y = (x - mean) / sqrt(var + epsilon) * scale + bias, the statistics over n, h, w, in
+  one oneDNN pass each way (the variance as E[(x - mean)^2]).
+  """
+  _library()
+  return jax.ffi.ffi_call("JcnnNormForward", (jax.ShapeDtypeStruct(x.shape, x.dtype),
+                                             _vector(x), _vector(x)),
+                          vmap_method="sequential")(x, scale, bias,
+                                                    epsilon=np.float32(epsilon))
+
+
+def _norm_fwd(x, scale, bias, epsilon):
+  # symbolic_zeros: the arguments come wrapped with whether they are differentiated.
+  x, scale, bias = x.value, scale.value, bias.value
+  y, mean, var = batch_norm_train(x, scale, bias, epsilon)
+  return (y, mean, var), (x, scale, mean, var)
+
+
+def _zero(cotangent) -> bool:
+  return isinstance(cotangent, jax.custom_derivatives.SymbolicZero)
+
+
+def _norm_bwd(epsilon, saved, cotangents):
+  x, scale, mean, var = saved
+  dy, dmean, dvar = cotangents
+  if _zero(dy):
+    dy = jnp.zeros_like(x)
+  dx, dscale, dbias = _norm_backward(x, dy, scale, mean, var, epsilon)
+  # The statistics' own cotangents: symbolic zeros when they only update running
+  # averages, as in training, so this costs nothing there.
+  count = x.size // x.shape[-1]
+  if not _zero(dmean):
+    dx = dx + dmean / count
+  if not _zero(dvar):
+    dx = dx + dvar * (2 / count) * (x - mean)
+  return dx, dscale, dbias
+
+
+def _norm_backward_formula(x, dy, scale, mean, var, epsilon):
+  """What JcnnNormBackward computes, in JAX: the derivative of its derivative."""
+  axes = tuple(range(x.ndim - 1))
+  inv_std = jax.lax.rsqrt(var + epsilon)
+  x_hat = (x - mean) * inv_std
+  dbias = dy.sum(axes)
+  dscale = (dy * x_hat).sum(axes)
+  count = x.size // x.shape[-1]
+  dx = (scale * inv_std / count) * (count * dy - dbias - x_hat * dscale)
+  return dx, dscale, dbias
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
+def _norm_backward(x, dy, scale, mean, var, epsilon):
+  return jax.ffi.ffi_call("JcnnNormBackward", (jax.ShapeDtypeStruct(x.shape, x.dtype),
+                                              _vector(x), _vector(x)),
+                          vmap_method="sequential")(x, dy, scale, mean, var,
+                                                    epsilon=np.float32(epsilon))
+
+
+def _norm_backward_fwd(x, dy, scale, mean, var, epsilon):
+  return _norm_backward(x, dy, scale, mean, var, epsilon), (x, dy, scale, mean, var)
+
+
+def _norm_backward_bwd(epsilon, saved, cotangents):
+  _, vjp = jax.vjp(lambda *a: _norm_backward_formula(*a, epsilon), *saved)
+  return vjp(cotangents)
+
+
+batch_norm_train.defvjp(_norm_fwd, _norm_bwd, symbolic_zeros=True)
+_norm_backward.defvjp(_norm_backward_fwd, _norm_backward_bwd)

@@ -1,4 +1,4 @@
-// XLA FFI handlers for jcnn.nn.onednn_conv: a 2-D convolution's forward pass, input
+// XLA FFI handlers for jcnn.nn.onednn: a 2-D convolution's forward pass, input
 // gradient and kernel gradient on NHWC activations and HWIO kernels, computed by oneDNN
 // (the library PyTorch's CPU convolutions use) in and out of XLA's own buffers.
 // XLA:CPU's convolutions run 2-4x slower on ResNet-sized layers, weight gradients most.
@@ -161,6 +161,83 @@ ffi::Error ConvKernelGradImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
   });
 }
 
+
+// Batch normalisation in training mode over [n, h, w, c]: the statistics, the
+// normalisation and, backward, all three gradients in two passes over the data.
+struct NormPrimitives {
+  dnnl::batch_normalization_forward::primitive_desc fwd_pd;
+  dnnl::batch_normalization_forward fwd;
+  dnnl::batch_normalization_backward::primitive_desc bwd_pd;
+  dnnl::batch_normalization_backward bwd;
+};
+
+NormPrimitives& GetNorm(ffi::Span<const int64_t> d, float epsilon) {
+  static std::mutex mu;
+  static std::map<std::vector<int64_t>, std::unique_ptr<NormPrimitives>> cache;
+  int32_t eps_bits;
+  std::memcpy(&eps_bits, &epsilon, sizeof eps_bits);
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = cache[{d[0], d[1], d[2], d[3], eps_bits}];
+  if (!slot) {
+    auto& eng = Engine();
+    memory::desc md({d[0], d[3], d[1], d[2]}, memory::data_type::f32, tag::nhwc);
+    auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+    auto fwd_pd = dnnl::batch_normalization_forward::primitive_desc(
+        eng, dnnl::prop_kind::forward_training, md, md, epsilon, flags);
+    auto bwd_pd = dnnl::batch_normalization_backward::primitive_desc(
+        eng, dnnl::prop_kind::backward, md, md, md, epsilon, flags, fwd_pd);
+    slot.reset(new NormPrimitives{fwd_pd, dnnl::batch_normalization_forward(fwd_pd),
+                                  bwd_pd, dnnl::batch_normalization_backward(bwd_pd)});
+  }
+  return *slot;
+}
+
+memory Vector(ffi::Span<const int64_t> d, void* data) {
+  return memory({{d[3]}, memory::data_type::f32, tag::x}, Engine(), data);
+}
+
+ffi::Error NormForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> scale,
+                           ffi::Buffer<ffi::F32> shift, ffi::ResultBuffer<ffi::F32> y,
+                           ffi::ResultBuffer<ffi::F32> mean,
+                           ffi::ResultBuffer<ffi::F32> variance, float epsilon) {
+  return Guard([&] {
+    auto d = x.dimensions();
+    auto& p = GetNorm(d, epsilon);
+    auto& eng = Engine();
+    dnnl::stream stream(eng);
+    p.fwd.execute(stream, {{DNNL_ARG_SRC, memory(p.fwd_pd.src_desc(), eng, x.typed_data())},
+                           {DNNL_ARG_DST, memory(p.fwd_pd.dst_desc(), eng, y->typed_data())},
+                           {DNNL_ARG_SCALE, Vector(d, scale.typed_data())},
+                           {DNNL_ARG_SHIFT, Vector(d, shift.typed_data())},
+                           {DNNL_ARG_MEAN, Vector(d, mean->typed_data())},
+                           {DNNL_ARG_VARIANCE, Vector(d, variance->typed_data())}});
+    stream.wait();
+  });
+}
+
+ffi::Error NormBackwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
+                            ffi::Buffer<ffi::F32> scale, ffi::Buffer<ffi::F32> mean,
+                            ffi::Buffer<ffi::F32> variance, ffi::ResultBuffer<ffi::F32> dx,
+                            ffi::ResultBuffer<ffi::F32> dscale,
+                            ffi::ResultBuffer<ffi::F32> dshift, float epsilon) {
+  return Guard([&] {
+    auto d = x.dimensions();
+    auto& p = GetNorm(d, epsilon);
+    auto& eng = Engine();
+    dnnl::stream stream(eng);
+    auto md = p.fwd_pd.src_desc();
+    p.bwd.execute(stream, {{DNNL_ARG_SRC, memory(md, eng, x.typed_data())},
+                           {DNNL_ARG_DIFF_DST, memory(md, eng, dy.typed_data())},
+                           {DNNL_ARG_SCALE, Vector(d, scale.typed_data())},
+                           {DNNL_ARG_MEAN, Vector(d, mean.typed_data())},
+                           {DNNL_ARG_VARIANCE, Vector(d, variance.typed_data())},
+                           {DNNL_ARG_DIFF_SRC, memory(md, eng, dx->typed_data())},
+                           {DNNL_ARG_DIFF_SCALE, Vector(d, dscale->typed_data())},
+                           {DNNL_ARG_DIFF_SHIFT, Vector(d, dshift->typed_data())}});
+    stream.wait();
+  });
+}
+
 }  // namespace
 
 #define JCNN_CONV_BINDING                                              \
@@ -175,6 +252,27 @@ ffi::Error ConvKernelGradImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
 XLA_FFI_DEFINE_HANDLER_SYMBOL(JcnnConvForward, ConvForwardImpl, JCNN_CONV_BINDING);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(JcnnConvInputGrad, ConvInputGradImpl, JCNN_CONV_BINDING);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(JcnnConvKernelGrad, ConvKernelGradImpl, JCNN_CONV_BINDING);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(JcnnNormForward, NormForwardImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<float>("epsilon"));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(JcnnNormBackward, NormBackwardImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<float>("epsilon"));
 
 // "forward | input gradient | kernel gradient" implementation names, for benchmarks.
 extern "C" const char* JcnnOnednnImplementations(const int64_t* geometry) {
