@@ -1,4 +1,4 @@
-"""Per layer: XLA's convolution against the banded-GEMM path (jcnn.nn.banded_conv).
+"""Per layer: XLA's convolution, the banded-GEMM path and oneDNN's convolution.
 
     python benchmarks/conv_lowering.py [--seconds 1] [--batch 128]
 
@@ -6,8 +6,9 @@ For the convolution layers of LeNet-5 (and LeNet-5 1998, the same shapes), the T
 MNIST tutorial network, ResNet-20, MobileNet's last 1×1 on CIFAR and three shapes
 near the rule's edges, times the training work of one layer
 (forward, plus the kernel gradient and, past the first layer, the input gradient)
-both ways, and prints one JSON line per layer with `gemm_is_faster`'s choice, then a
-Markdown table. The choice should fall on the faster side of every row.
+three ways — XLA's convolution, `jcnn.nn.banded_conv`, `jcnn.nn.onednn` — and prints
+one JSON line per layer with the path `jcnn.nn.conv2d` takes by default, then a
+Markdown table. The chosen path should be the fastest, or close to it, on every row.
 XLA's side runs with XLA:CPU's default flags; JCNN_XLA_CPU_FLAGS=1 adds jcnn's
 (jcnn/runtime.py), as `python -m train` does for the CIFAR ResNets.
 """
@@ -26,7 +27,10 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from jcnn import nn  # noqa: E402
-from jcnn.nn import banded_conv  # noqa: E402
+from jcnn.nn import onednn  # noqa: E402
+
+PATHS = {"xla": dict(gemm=False, onednn=False), "gemm": dict(gemm=True),
+         "onednn": dict(onednn=True)}
 
 # name: (input [h, w, c] without batch, kernel [kh, kw, in, out], stride, padding,
 #        whether the layer needs its input gradient (not a first layer))
@@ -64,20 +68,22 @@ def measure(name: str, batch: int, seconds: float) -> dict:
   keys = jax.random.split(jax.random.PRNGKey(0), 3)
   x = jax.random.normal(keys[0], (batch, *in_shape))
   kernel = jax.random.normal(keys[1], kernel_shape)
-  out = nn.conv2d(x, kernel, stride=stride, padding=padding, gemm=False)
-  weights = jax.random.normal(keys[2], out.shape)
+  conv = lambda x, kernel, **path: nn.conv2d(x, kernel, stride=stride, padding=padding,
+                                             **path)
+  weights = jax.random.normal(keys[2], conv(x, kernel, **PATHS["xla"]).shape)
   row = {"layer": name, "batch": batch}
-  for path, gemm in (("xla", False), ("gemm", True)):
-    def loss(x, kernel, gemm=gemm):
-      return jnp.sum(nn.conv2d(x, kernel, stride=stride, padding=padding, gemm=gemm) * weights)
+  for path, options in PATHS.items():
+    if path == "onednn" and not onednn.available():
+      continue
+    def loss(x, kernel, options=options):
+      return jnp.sum(conv(x, kernel, **options) * weights)
     step = jax.jit(jax.grad(loss, argnums=(0, 1) if input_grad else 1))
     row[f"{path}_ms"] = round(min(_median_ms(step, x, kernel, seconds=seconds)
                                   for _ in range(2)), 3)
-  stride_pair = nn.padding.to_pair(stride, "stride")
-  pads = nn.padding.explicit_padding(padding, in_shape[:2], kernel_shape, stride_pair)
-  row["gemm_chosen"] = banded_conv.gemm_is_faster(x.shape, kernel.shape, stride_pair, pads,
-                                                  (1, 1), 1)
-  row["speedup"] = round(row["xla_ms"] / row["gemm_ms"], 2)
+  jaxpr = str(jax.make_jaxpr(conv)(x, kernel))
+  row["chosen"] = ("onednn" if "ffi_call" in jaxpr else "gemm" if "dot_general" in jaxpr
+                   else "xla")
+  row["fastest"] = min((p for p in PATHS if f"{p}_ms" in row), key=lambda p: row[f"{p}_ms"])
   return row
 
 
@@ -94,11 +100,11 @@ def main(argv=None):
   for name in args.layers:
     rows.append(measure(name, args.batch, args.seconds))
     print(json.dumps(rows[-1]), flush=True)
-  print("\n| layer | XLA conv (ms) | banded GEMM (ms) | GEMM speed-up | chosen |\n"
-        "| --- | ---: | ---: | ---: | --- |")
+  print("\n| layer | XLA conv (ms) | banded GEMM (ms) | oneDNN (ms) | chosen | fastest |\n"
+        "| --- | ---: | ---: | ---: | --- | --- |")
   for r in rows:
-    print(f"| {r['layer']} | {r['xla_ms']} | {r['gemm_ms']} | {r['speedup']}x | "
-          f"{'GEMM' if r['gemm_chosen'] else 'XLA'} |")
+    print(f"| {r['layer']} | {r['xla_ms']} | {r['gemm_ms']} | {r.get('onednn_ms', '–')} | "
+          f"{r['chosen']} | {r['fastest']} |")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real datasets live.
+"""Shared fixtures: where the real datasets live; one OpenMP thread per xdist worker.
 
 Tests that need `../shared/data` ask for the `shared_data` fixture. Outside CI they are
 skipped with the reason when the folder is missing; with `CI` set, a missing folder fails.
@@ -7,6 +7,14 @@ import os
 import pathlib
 
 import pytest
+
+# `pytest -n 2` runs two workers on two cores. oneDNN's OpenMP teams (jcnn.nn.onednn)
+# assume the cores are theirs; two teams of two threads on two cores wait on each
+# other's preempted threads at every barrier, and a step of many small convolutions
+# slows a hundredfold. One thread per worker keeps the cores shared out. Set before
+# anything loads libgomp, which reads it once.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+  os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 _DEFAULT = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

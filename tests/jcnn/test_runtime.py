@@ -104,3 +104,39 @@ def test_second_start_loads_programs_from_the_cache(tmp_path):
     times.append(float(proc.stdout.split()[-1]))
   assert list(tmp_path.iterdir()), "nothing was written to the cache"
   assert times[1] < 0.5 * times[0], times
+
+
+_FAULTS_PROGRAM = r"""
+import ctypes, resource, sys, threading
+from jcnn import runtime
+kept = runtime.keep_freed_memory() if sys.argv[1] == "1" else False
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+def write_and_free(size=300 * 2**20):
+  block = libc.malloc(size)
+  ctypes.memset(block, 1, size)
+  libc.free(block)
+def faults_for_a_fresh_block():
+  # 300 MB written and freed by a new thread, as XLA:CPU does with a step's temporaries.
+  before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+  worker = threading.Thread(target=write_and_free)
+  worker.start(); worker.join()
+  return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+faults_for_a_fresh_block()
+print(kept, faults_for_a_fresh_block())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_freed_memory_is_reused_without_page_faults():
+  faults = {}
+  for keep in ("0", "1"):
+    proc = subprocess.run([sys.executable, "-c", _FAULTS_PROGRAM, keep], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    kept, faults[keep] = proc.stdout.split()
+    assert kept == str(keep == "1")
+  # 300 MB is 76,800 pages of 4 KiB: faulted in again each time unless the memory is kept.
+  assert int(faults["0"]) > 70_000
+  assert int(faults["1"]) < 5_000
