@@ -26,6 +26,18 @@ dnnl::engine& Engine() {
   return *engine;
 }
 
+// Primitives are cached and may run on several of XLA's threads at once, so each call
+// brings its own scratch memory instead of oneDNN's per-thread global one.
+dnnl::primitive_attr UserScratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+memory Scratch(const dnnl::primitive_desc_base& pd) {
+  return memory(pd.scratchpad_desc(), Engine());
+}
+
 // Shapes and window of one convolution: the key its primitives are cached under.
 struct Geometry {
   int64_t n, h, w, ci, oh, ow, co, kh, kw;
@@ -61,13 +73,14 @@ Primitives& Get(const Geometry& g) {
     auto any_weights = g.Weights(tag::any);
     auto fwd_pd = dnnl::convolution_forward::primitive_desc(
         eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-        g.Src(), any_weights, g.Dst(), g.Strides(), g.Dilates(), g.PadL(), g.PadR());
+        g.Src(), any_weights, g.Dst(), g.Strides(), g.Dilates(), g.PadL(), g.PadR(),
+        UserScratchpad());
     auto bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(
         eng, dnnl::algorithm::convolution_direct, g.Src(), any_weights, g.Dst(),
-        g.Strides(), g.Dilates(), g.PadL(), g.PadR(), fwd_pd);
+        g.Strides(), g.Dilates(), g.PadL(), g.PadR(), fwd_pd, UserScratchpad());
     auto bwd_weights_pd = dnnl::convolution_backward_weights::primitive_desc(
         eng, dnnl::algorithm::convolution_direct, g.Src(), any_weights, g.Dst(),
-        g.Strides(), g.Dilates(), g.PadL(), g.PadR(), fwd_pd);
+        g.Strides(), g.Dilates(), g.PadL(), g.PadR(), fwd_pd, UserScratchpad());
     slot.reset(new Primitives{fwd_pd, dnnl::convolution_forward(fwd_pd),
                               bwd_data_pd, dnnl::convolution_backward_data(bwd_data_pd),
                               bwd_weights_pd, dnnl::convolution_backward_weights(bwd_weights_pd)});
@@ -115,7 +128,8 @@ ffi::Error ConvForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> k,
     memory src(g.Src(), eng, x.typed_data());
     memory dst(g.Dst(), eng, y->typed_data());
     memory weights = KernelAs(p.fwd_pd.weights_desc(), g, k.typed_data(), stream);
-    p.fwd.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
+    p.fwd.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst},
+                           {DNNL_ARG_SCRATCHPAD, Scratch(p.fwd_pd)}});
     stream.wait();
   });
 }
@@ -133,7 +147,8 @@ ffi::Error ConvInputGradImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> k,
     memory diff_src(g.Src(), eng, dx->typed_data());
     memory weights = KernelAs(p.bwd_data_pd.weights_desc(), g, k.typed_data(), stream);
     p.bwd_data.execute(stream, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, weights},
-                                {DNNL_ARG_DIFF_SRC, diff_src}});
+                                {DNNL_ARG_DIFF_SRC, diff_src},
+                                {DNNL_ARG_SCRATCHPAD, Scratch(p.bwd_data_pd)}});
     stream.wait();
   });
 }
@@ -153,7 +168,8 @@ ffi::Error ConvKernelGradImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
     auto want = p.bwd_weights_pd.diff_weights_desc();
     memory diff_weights = want == user.get_desc() ? user : memory(want, eng);
     p.bwd_weights.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst},
-                                   {DNNL_ARG_DIFF_WEIGHTS, diff_weights}});
+                                   {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
+                                   {DNNL_ARG_SCRATCHPAD, Scratch(p.bwd_weights_pd)}});
     if (!(want == user.get_desc())) {
       dnnl::reorder(diff_weights, user).execute(stream, diff_weights, user);
     }
@@ -183,9 +199,10 @@ NormPrimitives& GetNorm(ffi::Span<const int64_t> d, float epsilon) {
     memory::desc md({d[0], d[3], d[1], d[2]}, memory::data_type::f32, tag::nhwc);
     auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
     auto fwd_pd = dnnl::batch_normalization_forward::primitive_desc(
-        eng, dnnl::prop_kind::forward_training, md, md, epsilon, flags);
+        eng, dnnl::prop_kind::forward_training, md, md, epsilon, flags, UserScratchpad());
     auto bwd_pd = dnnl::batch_normalization_backward::primitive_desc(
-        eng, dnnl::prop_kind::backward, md, md, md, epsilon, flags, fwd_pd);
+        eng, dnnl::prop_kind::backward, md, md, md, epsilon, flags, fwd_pd,
+        UserScratchpad());
     slot.reset(new NormPrimitives{fwd_pd, dnnl::batch_normalization_forward(fwd_pd),
                                   bwd_pd, dnnl::batch_normalization_backward(bwd_pd)});
   }
@@ -210,7 +227,8 @@ ffi::Error NormForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> scale,
                            {DNNL_ARG_SCALE, Vector(d, scale.typed_data())},
                            {DNNL_ARG_SHIFT, Vector(d, shift.typed_data())},
                            {DNNL_ARG_MEAN, Vector(d, mean->typed_data())},
-                           {DNNL_ARG_VARIANCE, Vector(d, variance->typed_data())}});
+                           {DNNL_ARG_VARIANCE, Vector(d, variance->typed_data())},
+                           {DNNL_ARG_SCRATCHPAD, Scratch(p.fwd_pd)}});
     stream.wait();
   });
 }
@@ -233,7 +251,8 @@ ffi::Error NormBackwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
                            {DNNL_ARG_VARIANCE, Vector(d, variance.typed_data())},
                            {DNNL_ARG_DIFF_SRC, memory(md, eng, dx->typed_data())},
                            {DNNL_ARG_DIFF_SCALE, Vector(d, dscale->typed_data())},
-                           {DNNL_ARG_DIFF_SHIFT, Vector(d, dshift->typed_data())}});
+                           {DNNL_ARG_DIFF_SHIFT, Vector(d, dshift->typed_data())},
+                           {DNNL_ARG_SCRATCHPAD, Scratch(p.bwd_pd)}});
     stream.wait();
   });
 }

@@ -100,7 +100,7 @@ def available() -> bool:
     return False
   try:
     _library()
-  except Unavailable as error:
+  except (Unavailable, OSError) as error:  # OSError: an unwritable cache, a broken .so
     warnings.warn(f"jcnn: XLA's own convolutions and batch norm run on the CPU: {error}",
                   stacklevel=2)
     return False
