@@ -34,8 +34,13 @@ def _out_size(size: int, kernel: int, stride: int, dilation: int) -> int:
 
 
 def gemm_is_faster(x_shape, kernel_shape, stride: tuple[int, int], pads: Pads,
-                   dilation: tuple[int, int], groups: int) -> bool:
-  """Whether the banded-GEMM form beats XLA:CPU's convolution for these shapes."""
+                   dilation: tuple[int, int], groups: int, against_onednn: bool = False
+                   ) -> bool:
+  """Whether the banded-GEMM form beats XLA:CPU's convolution for these shapes.
+
+  `against_onednn`: beats oneDNN's convolution instead (jcnn.nn.onednn), which is
+  faster than the band except where the kernel covers the whole width: a dense layer.
+  """
   if groups != 1 or jax.default_backend() != "cpu":
     return False
   _, _, width, in_channels = x_shape
@@ -44,7 +49,7 @@ def gemm_is_faster(x_shape, kernel_shape, stride: tuple[int, int], pads: Pads,
   span_w = dilation[1] * (kernel_w - 1) + 1
   if span_w == padded_w:  # the kernel covers the width: one dense product per row
     return True
-  return (tuple(stride) == (1, 1)
+  return (not against_onednn and tuple(stride) == (1, 1)
           and in_channels * out_channels <= _MAX_CHANNEL_PRODUCT
           and padded_w <= _MAX_EXTRA_WORK * span_w
           and not (in_channels == 1 and out_channels % 16 == 0))

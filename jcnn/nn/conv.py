@@ -13,10 +13,11 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
            gemm: bool | None = None, onednn: bool | None = None) -> jax.Array:
   """Convolves `x` with `kernel`, as `lax.conv_general_dilated` with our layouts.
 
-  On the CPU, where XLA's own convolution is several times slower, thin convolutions
-  (few channels, or a kernel as wide as the input) run as banded matrix products
-  (`jcnn.nn.banded_conv`) and the others, in float32, as oneDNN's convolutions
-  (`jcnn.nn.onednn`); the values are the same to 1e-5, gradients included.
+  On the CPU, where XLA's own convolution is several times slower, float32
+  convolutions run as oneDNN's (`jcnn.nn.onednn`), except kernels as wide as their
+  input, which are dense layers and run as matrix products (`jcnn.nn.banded_conv`,
+  which also takes thin layers where oneDNN is not available); the values are the
+  same to 1e-5, gradients included.
 
   Args:
     x: [batch, height, width, in_channels].
@@ -29,8 +30,8 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
       convolutions (AlexNet's two-GPU layers use 2; depthwise uses in_channels).
     gemm: True / False forces the banded-GEMM path on / off; None (the default)
       takes it where `banded_conv.gemm_is_faster` says it was measured faster.
-    onednn: the same for the oneDNN path (`jcnn.nn.onednn.conv_is_faster`), which is
-      tried after the banded GEMMs. Inside `jcnn.nn.lowering.xla_ops()` neither is.
+    onednn: the same for the oneDNN path (`jcnn.nn.onednn.conv_is_faster`).
+      Inside `jcnn.nn.lowering.xla_ops()` neither is taken.
 
   Returns:
     [batch, out_height, out_width, out_channels].
@@ -55,8 +56,10 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
   if lowering.xla_ops_only():
     gemm = onednn = False
   if gemm is None:
-    gemm = (not onednn and banded_conv.gemm_is_faster(x.shape, kernel.shape, stride,
-                                                      pads, dilation, groups))
+    onednn_usable = onednn is not False and _onednn.conv_is_faster(groups, x.dtype,
+                                                                  kernel.dtype)
+    gemm = (not onednn and banded_conv.gemm_is_faster(
+        x.shape, kernel.shape, stride, pads, dilation, groups, against_onednn=onednn_usable))
   if onednn is None:
     onednn = not gemm and _onednn.conv_is_faster(groups, x.dtype, kernel.dtype)
   if gemm and onednn:
