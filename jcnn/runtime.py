@@ -13,7 +13,8 @@ import re
 
 # XLA:CPU hands convolutions, dots, element-wise chains and reductions to YNNPACK.
 # Measured on a 2-core AMD EPYC (benchmarks/README.md): ResNet-20's train step 1.13-1.2x
-# faster (the transposes before its weight-gradient convolutions shrink), but AlexNet
+# faster (the transposes before its weight-gradient convolutions shrink; 1.1x still
+# with oneDNN's convolutions and batch norm, jcnn.nn.onednn), but AlexNet
 # 20 % and MobileNet, ResNet-18 and Inception-v2 5-8 % slower end to end. So they are
 # on only for the models where they were measured faster (the CIFAR ResNets share
 # ResNet-20's blocks), unless JCNN_XLA_CPU_FLAGS=1 / 0 says otherwise. Results equal
