@@ -24,3 +24,32 @@ def run_program(module: str, *args: str, env: dict | None = None, timeout: float
   full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
   return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd or REPO, env=full_env,
                         capture_output=True, text=True, timeout=timeout)
+
+
+# Convolution tests: random inputs, one geometry, the XLA reference, and the error metric.
+def random_array(shape, seed: int, scale: float = 1.0, shift: float = 0.0):
+  """Standard normal float32 values, scaled and shifted, from `seed`."""
+  import numpy as np
+  rng = np.random.default_rng(seed)
+  return (rng.standard_normal(shape) * scale + shift).astype(np.float32)
+
+
+def conv_geometry(x_shape, k_shape, stride, padding, dilation):
+  """(stride pair, explicit pads, dilation pair) as `jcnn.nn.conv2d` resolves them."""
+  from jcnn import nn
+  stride, dilation = nn.padding.to_pair(stride, "s"), nn.padding.to_pair(dilation, "d")
+  return stride, nn.padding.explicit_padding(padding, x_shape[1:3], k_shape, stride,
+                                             dilation), dilation
+
+
+def lax_conv(x, k, stride, pads, dilation):
+  """The reference: `lax.conv_general_dilated` on NHWC inputs and HWIO kernels."""
+  from jax import lax
+  return lax.conv_general_dilated(x, k, stride, pads, rhs_dilation=dilation,
+                                  dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def relative_error(actual, expected) -> float:
+  """||actual - expected|| / ||expected||."""
+  import jax.numpy as jnp
+  return float(jnp.linalg.norm(actual - expected) / jnp.linalg.norm(expected))

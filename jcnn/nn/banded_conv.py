@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jcnn.nn.padding import output_size
+
 Pads = tuple[tuple[int, int], tuple[int, int]]
 # Measured on a 2-core AMD EPYC (benchmarks/conv_lowering.py, benchmarks/README.md):
 # 1.3-3.6x faster for stride-1 layers with a channel product up to 256 whose band is
@@ -27,10 +29,6 @@ Pads = tuple[tuple[int, int], tuple[int, int]]
 # layers and for one input channel into a multiple of 16, which XLA:CPU vectorises well.
 _MAX_CHANNEL_PRODUCT = 256
 _MAX_EXTRA_WORK = 8
-
-
-def _out_size(size: int, kernel: int, stride: int, dilation: int) -> int:
-  return (size - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def gemm_is_faster(x_shape, kernel_shape, stride: tuple[int, int], pads: Pads,
@@ -74,9 +72,9 @@ def conv_as_gemm(x: jax.Array, kernel: jax.Array, stride: tuple[int, int], pads:
   """`lax.conv_general_dilated` (NHWC, HWIO, explicit padding) as banded GEMMs."""
   x = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
   n, height, width, in_channels = x.shape
-  kernel_h, kernel_w, _, out_channels = kernel.shape
-  out_h = _out_size(height, kernel_h, stride[0], dilation[0])
-  out_w = _out_size(width, kernel_w, stride[1], dilation[1])
+  kernel_h, _, _, out_channels = kernel.shape
+  out_h, out_w = output_size((height, width), kernel.shape, stride, ((0, 0), (0, 0)),
+                             dilation)
   band = banded_kernel(kernel, width, out_w, stride[1], dilation[1])
   last = stride[0] * (out_h - 1) + 1
   rows = jnp.stack([x[:, dilation[0] * i:dilation[0] * i + last:stride[0]]

@@ -55,13 +55,13 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
   pads = explicit_padding(padding, x.shape[1:3], kernel.shape, stride, dilation)
   if lowering.xla_ops_only():
     gemm = onednn = False
+  onednn_usable = (not gemm and onednn is not False
+                   and _onednn.conv_is_faster(groups, x.dtype, kernel.dtype))
   if gemm is None:
-    onednn_usable = onednn is not False and _onednn.conv_is_faster(groups, x.dtype,
-                                                                  kernel.dtype)
     gemm = (not onednn and banded_conv.gemm_is_faster(
         x.shape, kernel.shape, stride, pads, dilation, groups, against_onednn=onednn_usable))
   if onednn is None:
-    onednn = not gemm and _onednn.conv_is_faster(groups, x.dtype, kernel.dtype)
+    onednn = not gemm and onednn_usable
   if gemm and onednn:
     raise ValueError("conv2d takes one path: gemm=True and onednn=True were both given")
   if (gemm or onednn) and groups != 1:

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "dnnl.hpp"
@@ -34,8 +35,11 @@ dnnl::primitive_attr UserScratchpad() {
   return attr;
 }
 
-memory Scratch(const dnnl::primitive_desc_base& pd) {
-  return memory(pd.scratchpad_desc(), Engine());
+// Runs `primitive` with `args` and a scratchpad of its own.
+void Execute(const dnnl::primitive& primitive, const dnnl::primitive_desc_base& pd,
+             dnnl::stream& stream, std::unordered_map<int, memory> args) {
+  args.insert({DNNL_ARG_SCRATCHPAD, memory(pd.scratchpad_desc(), Engine())});
+  primitive.execute(stream, args);
 }
 
 // Shapes and window of one convolution: the key its primitives are cached under.
@@ -107,9 +111,12 @@ memory KernelAs(const memory::desc& want, const Geometry& g, float* hwio,
   return packed;
 }
 
-ffi::Error Guard(const std::function<void()>& body) {
+// Runs `body` on a fresh stream, waits for it, and turns oneDNN's errors into XLA's.
+ffi::Error Guard(const std::function<void(dnnl::stream&)>& body) {
   try {
-    body();
+    dnnl::stream stream(Engine());
+    body(stream);
+    stream.wait();
   } catch (const dnnl::error& e) {
     return ffi::Error(ffi::ErrorCode::kInternal, std::string("oneDNN: ") + e.what());
   }
@@ -120,17 +127,15 @@ ffi::Error ConvForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> k,
                            ffi::ResultBuffer<ffi::F32> y, ffi::Span<const int64_t> stride,
                            ffi::Span<const int64_t> padding,
                            ffi::Span<const int64_t> dilation) {
-  return Guard([&] {
+  return Guard([&](dnnl::stream& stream) {
     auto g = MakeGeometry(x.dimensions(), k.dimensions(), y->dimensions(), stride, padding, dilation);
     auto& p = Get(g);
     auto& eng = Engine();
-    dnnl::stream stream(eng);
     memory src(g.Src(), eng, x.typed_data());
     memory dst(g.Dst(), eng, y->typed_data());
     memory weights = KernelAs(p.fwd_pd.weights_desc(), g, k.typed_data(), stream);
-    p.fwd.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst},
-                           {DNNL_ARG_SCRATCHPAD, Scratch(p.fwd_pd)}});
-    stream.wait();
+    Execute(p.fwd, p.fwd_pd, stream,
+            {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
   });
 }
 
@@ -138,18 +143,16 @@ ffi::Error ConvInputGradImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> k,
                              ffi::ResultBuffer<ffi::F32> dx, ffi::Span<const int64_t> stride,
                              ffi::Span<const int64_t> padding,
                              ffi::Span<const int64_t> dilation) {
-  return Guard([&] {
+  return Guard([&](dnnl::stream& stream) {
     auto g = MakeGeometry(dx->dimensions(), k.dimensions(), dy.dimensions(), stride, padding, dilation);
     auto& p = Get(g);
     auto& eng = Engine();
-    dnnl::stream stream(eng);
     memory diff_dst(g.Dst(), eng, dy.typed_data());
     memory diff_src(g.Src(), eng, dx->typed_data());
     memory weights = KernelAs(p.bwd_data_pd.weights_desc(), g, k.typed_data(), stream);
-    p.bwd_data.execute(stream, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, weights},
-                                {DNNL_ARG_DIFF_SRC, diff_src},
-                                {DNNL_ARG_SCRATCHPAD, Scratch(p.bwd_data_pd)}});
-    stream.wait();
+    Execute(p.bwd_data, p.bwd_data_pd, stream,
+            {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, weights},
+             {DNNL_ARG_DIFF_SRC, diff_src}});
   });
 }
 
@@ -157,23 +160,21 @@ ffi::Error ConvKernelGradImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
                               ffi::ResultBuffer<ffi::F32> dk, ffi::Span<const int64_t> stride,
                               ffi::Span<const int64_t> padding,
                               ffi::Span<const int64_t> dilation) {
-  return Guard([&] {
+  return Guard([&](dnnl::stream& stream) {
     auto g = MakeGeometry(x.dimensions(), dk->dimensions(), dy.dimensions(), stride, padding, dilation);
     auto& p = Get(g);
     auto& eng = Engine();
-    dnnl::stream stream(eng);
     memory src(g.Src(), eng, x.typed_data());
     memory diff_dst(g.Dst(), eng, dy.typed_data());
     memory user(g.Weights(tag::hwio), eng, dk->typed_data());
     auto want = p.bwd_weights_pd.diff_weights_desc();
     memory diff_weights = want == user.get_desc() ? user : memory(want, eng);
-    p.bwd_weights.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst},
-                                   {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
-                                   {DNNL_ARG_SCRATCHPAD, Scratch(p.bwd_weights_pd)}});
+    Execute(p.bwd_weights, p.bwd_weights_pd, stream,
+            {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst},
+             {DNNL_ARG_DIFF_WEIGHTS, diff_weights}});
     if (!(want == user.get_desc())) {
       dnnl::reorder(diff_weights, user).execute(stream, diff_weights, user);
     }
-    stream.wait();
   });
 }
 
@@ -217,19 +218,17 @@ ffi::Error NormForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> scale,
                            ffi::Buffer<ffi::F32> shift, ffi::ResultBuffer<ffi::F32> y,
                            ffi::ResultBuffer<ffi::F32> mean,
                            ffi::ResultBuffer<ffi::F32> variance, float epsilon) {
-  return Guard([&] {
+  return Guard([&](dnnl::stream& stream) {
     auto d = x.dimensions();
     auto& p = GetNorm(d, epsilon);
     auto& eng = Engine();
-    dnnl::stream stream(eng);
-    p.fwd.execute(stream, {{DNNL_ARG_SRC, memory(p.fwd_pd.src_desc(), eng, x.typed_data())},
-                           {DNNL_ARG_DST, memory(p.fwd_pd.dst_desc(), eng, y->typed_data())},
-                           {DNNL_ARG_SCALE, Vector(d, scale.typed_data())},
-                           {DNNL_ARG_SHIFT, Vector(d, shift.typed_data())},
-                           {DNNL_ARG_MEAN, Vector(d, mean->typed_data())},
-                           {DNNL_ARG_VARIANCE, Vector(d, variance->typed_data())},
-                           {DNNL_ARG_SCRATCHPAD, Scratch(p.fwd_pd)}});
-    stream.wait();
+    Execute(p.fwd, p.fwd_pd, stream,
+            {{DNNL_ARG_SRC, memory(p.fwd_pd.src_desc(), eng, x.typed_data())},
+             {DNNL_ARG_DST, memory(p.fwd_pd.dst_desc(), eng, y->typed_data())},
+             {DNNL_ARG_SCALE, Vector(d, scale.typed_data())},
+             {DNNL_ARG_SHIFT, Vector(d, shift.typed_data())},
+             {DNNL_ARG_MEAN, Vector(d, mean->typed_data())},
+             {DNNL_ARG_VARIANCE, Vector(d, variance->typed_data())}});
   });
 }
 
@@ -238,22 +237,20 @@ ffi::Error NormBackwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
                             ffi::Buffer<ffi::F32> variance, ffi::ResultBuffer<ffi::F32> dx,
                             ffi::ResultBuffer<ffi::F32> dscale,
                             ffi::ResultBuffer<ffi::F32> dshift, float epsilon) {
-  return Guard([&] {
+  return Guard([&](dnnl::stream& stream) {
     auto d = x.dimensions();
     auto& p = GetNorm(d, epsilon);
     auto& eng = Engine();
-    dnnl::stream stream(eng);
     auto md = p.fwd_pd.src_desc();
-    p.bwd.execute(stream, {{DNNL_ARG_SRC, memory(md, eng, x.typed_data())},
-                           {DNNL_ARG_DIFF_DST, memory(md, eng, dy.typed_data())},
-                           {DNNL_ARG_SCALE, Vector(d, scale.typed_data())},
-                           {DNNL_ARG_MEAN, Vector(d, mean.typed_data())},
-                           {DNNL_ARG_VARIANCE, Vector(d, variance.typed_data())},
-                           {DNNL_ARG_DIFF_SRC, memory(md, eng, dx->typed_data())},
-                           {DNNL_ARG_DIFF_SCALE, Vector(d, dscale->typed_data())},
-                           {DNNL_ARG_DIFF_SHIFT, Vector(d, dshift->typed_data())},
-                           {DNNL_ARG_SCRATCHPAD, Scratch(p.bwd_pd)}});
-    stream.wait();
+    Execute(p.bwd, p.bwd_pd, stream,
+            {{DNNL_ARG_SRC, memory(md, eng, x.typed_data())},
+             {DNNL_ARG_DIFF_DST, memory(md, eng, dy.typed_data())},
+             {DNNL_ARG_SCALE, Vector(d, scale.typed_data())},
+             {DNNL_ARG_MEAN, Vector(d, mean.typed_data())},
+             {DNNL_ARG_VARIANCE, Vector(d, variance.typed_data())},
+             {DNNL_ARG_DIFF_SRC, memory(md, eng, dx->typed_data())},
+             {DNNL_ARG_DIFF_SCALE, Vector(d, dscale->typed_data())},
+             {DNNL_ARG_DIFF_SHIFT, Vector(d, dshift->typed_data())}});
   });
 }
 

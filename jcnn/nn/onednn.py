@@ -31,6 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jcnn.nn.padding import output_size
+
 Pads = tuple[tuple[int, int], tuple[int, int]]
 _SOURCE = pathlib.Path(__file__).with_name("onednn.cc")
 _TARGETS = ("JcnnConvForward", "JcnnConvInputGrad", "JcnnConvKernelGrad",
@@ -127,11 +129,6 @@ def conv_is_faster(groups: int, *dtypes) -> bool:
   return groups == 1 and usable(*dtypes)
 
 
-def _out_hw(x_shape, kernel_shape, stride, pads, dilation) -> tuple[int, int]:
-  return tuple((size + sum(pad) - d * (k - 1) - 1) // s + 1 for size, k, s, pad, d
-               in zip(x_shape[1:3], kernel_shape[:2], stride, pads, dilation))
-
-
 def _attrs(stride, pads, dilation) -> dict:
   return {"stride": np.asarray(stride, np.int64),
           "padding": np.asarray([*pads[0], *pads[1]], np.int64),
@@ -151,7 +148,7 @@ def conv(x: jax.Array, kernel: jax.Array, stride: tuple[int, int], pads: Pads,
   Gradients of any order: each of the three calls' gradients is made of the other two.
   """
   _library()
-  out_h, out_w = _out_hw(x.shape, kernel.shape, stride, pads, dilation)
+  out_h, out_w = output_size(x.shape[1:3], kernel.shape, stride, pads, dilation)
   return _call("JcnnConvForward", (x.shape[0], out_h, out_w, kernel.shape[-1]), x.dtype,
                x, kernel, _attrs(stride, pads, dilation))
 
@@ -208,7 +205,7 @@ def implementations(x_shape, kernel_shape, stride, pads, dilation) -> str:
   """oneDNN's kernels for this convolution: "forward | input grad | kernel grad"."""
   n, h, w, in_channels = x_shape
   kh, kw, _, out_channels = kernel_shape
-  out_h, out_w = _out_hw(x_shape, kernel_shape, stride, pads, dilation)
+  out_h, out_w = output_size(x_shape[1:3], kernel_shape, stride, pads, dilation)
   geometry = np.asarray([n, h, w, in_channels, out_h, out_w, out_channels, kh, kw,
                          *stride, *pads[0], *pads[1], *dilation], np.int64)
   return _library().JcnnOnednnImplementations(

@@ -65,6 +65,14 @@ def explicit_padding(padding: Padding, spatial_shape: Sequence[int],
                lax.padtype_to_pads(tuple(spatial_shape), window, stride, pads))
 
 
+def output_size(spatial_shape: Sequence[int], kernel_shape: Sequence[int],
+                stride: tuple[int, int], pads: tuple[tuple[int, int], tuple[int, int]],
+                dilation: tuple[int, int] = (1, 1)) -> tuple[int, int]:
+  """(height, width) of a convolution's output for explicit `pads`, as XLA computes it."""
+  return tuple((size + lo + hi - d * (k - 1) - 1) // s + 1 for size, k, s, (lo, hi), d
+               in zip(spatial_shape, kernel_shape[:2], stride, pads, dilation))
+
+
 def check_nhwc(x, name: str = "x") -> None:
   """Raises unless `x` is 4-D, as [batch, height, width, channels]."""
   if x.ndim != 4:

@@ -3,13 +3,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax import lax
 
 from jcnn import nn
 from jcnn.analysis import jaxpr_walk
 from jcnn.nn import banded_conv, lowering
+from tests.helpers import conv_geometry, lax_conv, random_array, relative_error
 
-_DN = ("NHWC", "HWIO", "NHWC")
 # (x shape, kernel shape, stride, padding, dilation): LeNet-5's three layers, LeNet-5
 # 1998's strided H1, the TF tutorial's first layer, and odd forms of each argument.
 CASES = [
@@ -29,56 +28,37 @@ CASES = [
 cpu_only = pytest.mark.skipif(jax.default_backend() != "cpu", reason="the GEMM path is CPU-only")
 
 
-def _random(shape, seed):
-  return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-
-
-def _pads(x_shape, k_shape, stride, padding, dilation):
-  stride, dilation = nn.padding.to_pair(stride, "s"), nn.padding.to_pair(dilation, "d")
-  return stride, nn.padding.explicit_padding(padding, x_shape[1:3], k_shape, stride,
-                                             dilation), dilation
-
-
-def _lax(x, k, stride, pads, dilation):
-  return lax.conv_general_dilated(x, k, stride, pads, rhs_dilation=dilation,
-                                  dimension_numbers=_DN)
-
-
-def _rel(a, b):
-  return float(jnp.linalg.norm(a - b) / jnp.linalg.norm(b))
-
-
 @pytest.mark.parametrize("x_shape, k_shape, stride, padding, dilation", CASES)
 def test_forward_equals_lax(x_shape, k_shape, stride, padding, dilation):
-  x, k = _random(x_shape, 0), _random(k_shape, 1)
-  args = _pads(x_shape, k_shape, stride, padding, dilation)
+  x, k = random_array(x_shape, 0), random_array(k_shape, 1)
+  args = conv_geometry(x_shape, k_shape, stride, padding, dilation)
   actual = banded_conv.conv_as_gemm(x, k, *args)
-  expected = _lax(x, k, *args)
+  expected = lax_conv(x, k, *args)
   assert actual.shape == expected.shape
-  assert _rel(actual, expected) < 1e-5
+  assert relative_error(actual, expected) < 1e-5
 
 
 @pytest.mark.parametrize("x_shape, k_shape, stride, padding, dilation", CASES)
 def test_gradients_equal_lax(x_shape, k_shape, stride, padding, dilation):
-  x, k = _random(x_shape, 2), _random(k_shape, 3)
-  args = _pads(x_shape, k_shape, stride, padding, dilation)
-  out_shape = _lax(x, k, *args).shape
-  weights = _random(out_shape, 4)  # a loss that weighs every output differently
+  x, k = random_array(x_shape, 2), random_array(k_shape, 3)
+  args = conv_geometry(x_shape, k_shape, stride, padding, dilation)
+  out_shape = lax_conv(x, k, *args).shape
+  weights = random_array(out_shape, 4)  # a loss that weighs every output differently
 
   def loss(conv):
     return lambda x, k: jnp.sum(jnp.tanh(conv(x, k, *args)) * weights)
 
   value, grads = jax.jit(jax.value_and_grad(loss(banded_conv.conv_as_gemm),
                                             argnums=(0, 1)))(x, k)
-  ref_value, ref_grads = jax.value_and_grad(loss(_lax), argnums=(0, 1))(x, k)
+  ref_value, ref_grads = jax.value_and_grad(loss(lax_conv), argnums=(0, 1))(x, k)
   assert abs(value - ref_value) <= 1e-4 * abs(ref_value)
   for actual, expected in zip(grads, ref_grads):
-    assert _rel(actual, expected) < 1e-4
+    assert relative_error(actual, expected) < 1e-4
 
 
 @cpu_only
 def test_jaxpr_analyses_see_a_convolution():
-  x, k = _random((2, 14, 14, 6), 5), _random((5, 5, 6, 16), 6)
+  x, k = random_array((2, 14, 14, 6), 5), random_array((5, 5, 6, 16), 6)
   conv = lambda x, k: nn.conv2d(x, k, padding="VALID")
   # On the CPU it runs as banded GEMMs or oneDNN (jcnn.nn.onednn), not XLA's convolution.
   assert "conv_general_dilated" not in str(jax.make_jaxpr(conv)(x, k))
@@ -93,7 +73,7 @@ def test_jaxpr_analyses_see_a_convolution():
 @cpu_only
 def test_conv2d_takes_the_gemm_path_where_it_was_measured_faster():
   faster = lambda x, k, s=1, p="VALID", d=1, g=1: banded_conv.gemm_is_faster(
-      x, k, *_pads(x, k, s, p, d)[:2], (d, d), g)
+      x, k, *conv_geometry(x, k, s, p, d)[:2], (d, d), g)
   assert faster((128, 32, 32, 1), (5, 5, 1, 6))  # LeNet-5 C1
   assert faster((128, 14, 14, 6), (5, 5, 6, 16))  # C3
   assert faster((128, 5, 5, 16), (5, 5, 16, 120))  # C5: a dense layer
@@ -115,7 +95,7 @@ def test_conv2d_takes_the_gemm_path_where_it_was_measured_faster():
 
 def test_conv2d_gemm_path_matches_tensorflow_with_bias():
   tf = pytest.importorskip("tensorflow")
-  x, k, b = _random((2, 16, 16, 1), 7), _random((5, 5, 1, 12), 8), _random((12,), 9)
+  x, k, b = random_array((2, 16, 16, 1), 7), random_array((5, 5, 1, 12), 8), random_array((12,), 9)
   expected = tf.nn.conv2d(x, k, strides=2, padding=[[0, 0], [2, 1], [2, 1], [0, 0]]) + b
 
   def loss(x, k, b):
@@ -132,14 +112,14 @@ def test_conv2d_gemm_path_matches_tensorflow_with_bias():
 
 
 def test_bfloat16_stays_bfloat16():
-  x = jnp.asarray(_random((2, 14, 14, 6), 10), jnp.bfloat16)
-  k = jnp.asarray(_random((5, 5, 6, 16), 11), jnp.bfloat16)
+  x = jnp.asarray(random_array((2, 14, 14, 6), 10), jnp.bfloat16)
+  k = jnp.asarray(random_array((5, 5, 6, 16), 11), jnp.bfloat16)
   y, grad = jax.value_and_grad(
       lambda k: jnp.sum(nn.conv2d(x, k, padding="VALID", gemm=True).astype(jnp.float32)))(k)
   assert grad.dtype == jnp.bfloat16
   expected = jax.grad(lambda k: jnp.sum(nn.conv2d(x.astype(jnp.float32), k, padding="VALID",
                                                   gemm=False)))(k.astype(jnp.float32))
-  assert _rel(grad.astype(jnp.float32), expected) < 2e-2
+  assert relative_error(grad.astype(jnp.float32), expected) < 2e-2
 
 
 def test_gemm_path_refuses_groups():

@@ -8,13 +8,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax import lax
 
 from jcnn import nn
 from jcnn.models import layers
 from jcnn.nn import lowering, onednn
+from tests.helpers import conv_geometry, lax_conv, random_array, relative_error
 
-_DN = ("NHWC", "HWIO", "NHWC")
 # (x shape, kernel shape, stride, padding, dilation): ResNet-20's layers (3×3 at 16, 32
 # and 64 channels, the strided 16 -> 32 with PyTorch's and with Flax's padding), the
 # ImageNet stem, a 1×1 projection, and odd forms of each argument.
@@ -35,26 +34,6 @@ needs_onednn = pytest.mark.skipif(
     reason="oneDNN path: CPU backend, Linux x86_64 with the onednn wheels and g++")
 
 
-def _random(shape, seed, scale=1.0, shift=0.0):
-  rng = np.random.default_rng(seed)
-  return (rng.standard_normal(shape) * scale + shift).astype(np.float32)
-
-
-def _geometry(x_shape, k_shape, stride, padding, dilation):
-  stride, dilation = nn.padding.to_pair(stride, "s"), nn.padding.to_pair(dilation, "d")
-  return stride, nn.padding.explicit_padding(padding, x_shape[1:3], k_shape, stride,
-                                             dilation), dilation
-
-
-def _lax(x, k, stride, pads, dilation):
-  return lax.conv_general_dilated(x, k, stride, pads, rhs_dilation=dilation,
-                                  dimension_numbers=_DN)
-
-
-def _rel(a, b):
-  return float(jnp.linalg.norm(a - b) / jnp.linalg.norm(b))
-
-
 def test_available_wherever_ci_runs():
   """CI runs on Linux x86_64 with g++: the path must build there, not quietly fall back."""
   if not os.environ.get("CI"):
@@ -65,29 +44,29 @@ def test_available_wherever_ci_runs():
 @needs_onednn
 @pytest.mark.parametrize("x_shape, k_shape, stride, padding, dilation", CASES)
 def test_conv_forward_and_gradients_equal_lax(x_shape, k_shape, stride, padding, dilation):
-  x, k = _random(x_shape, 0), _random(k_shape, 1)
-  geometry = _geometry(x_shape, k_shape, stride, padding, dilation)
-  expected = _lax(x, k, *geometry)
+  x, k = random_array(x_shape, 0), random_array(k_shape, 1)
+  geometry = conv_geometry(x_shape, k_shape, stride, padding, dilation)
+  expected = lax_conv(x, k, *geometry)
   actual = jax.jit(onednn.conv, static_argnums=(2, 3, 4))(x, k, *geometry)
   assert actual.shape == expected.shape
-  assert _rel(actual, expected) < 1e-5
-  weights = _random(expected.shape, 2)  # a loss that weighs every output differently
+  assert relative_error(actual, expected) < 1e-5
+  weights = random_array(expected.shape, 2)  # a loss that weighs every output differently
 
   def loss(conv):
     return lambda x, k: jnp.sum(jnp.tanh(conv(x, k, *geometry)) * weights)
 
   value, grads = jax.jit(jax.value_and_grad(loss(onednn.conv), argnums=(0, 1)))(x, k)
-  ref_value, ref_grads = jax.value_and_grad(loss(_lax), argnums=(0, 1))(x, k)
+  ref_value, ref_grads = jax.value_and_grad(loss(lax_conv), argnums=(0, 1))(x, k)
   assert abs(value - ref_value) <= 1e-5 * abs(ref_value)
   for actual, expected in zip(grads, ref_grads):
-    assert _rel(actual, expected) < 1e-4
+    assert relative_error(actual, expected) < 1e-4
 
 
 @needs_onednn
 def test_conv_second_order_gradients_equal_lax():
   """Each call's derivative is built from the others: gradients of gradients are exact."""
-  x, k = _random((2, 9, 9, 4), 3), _random((3, 3, 4, 6), 4)
-  geometry = _geometry(x.shape, k.shape, 2, ((1, 0), (0, 1)), 1)
+  x, k = random_array((2, 9, 9, 4), 3), random_array((3, 3, 4, 6), 4)
+  geometry = conv_geometry(x.shape, k.shape, 2, ((1, 0), (0, 1)), 1)
 
   def gradient_norm(conv):
     def loss(x, k):
@@ -95,51 +74,51 @@ def test_conv_second_order_gradients_equal_lax():
     return lambda x, k: sum(jnp.sum(g * g) for g in jax.grad(loss, argnums=(0, 1))(x, k))
 
   actual = jax.jit(jax.grad(gradient_norm(onednn.conv), argnums=(0, 1)))(x, k)
-  expected = jax.grad(gradient_norm(_lax), argnums=(0, 1))(x, k)
+  expected = jax.grad(gradient_norm(lax_conv), argnums=(0, 1))(x, k)
   for a, e in zip(actual, expected):
-    assert _rel(a, e) < 1e-4
+    assert relative_error(a, e) < 1e-4
 
 
 @needs_onednn
 def test_conv_value_and_kernel_gradient_equal_tensorflow():
   tf = pytest.importorskip("tensorflow")
-  x, k = _random((4, 16, 16, 16), 5), _random((3, 3, 16, 32), 6)
-  geometry = _geometry(x.shape, k.shape, 2, "SAME", 1)
-  weights = _random((4, 8, 8, 32), 7)
+  x, k = random_array((4, 16, 16, 16), 5), random_array((3, 3, 16, 32), 6)
+  geometry = conv_geometry(x.shape, k.shape, 2, "SAME", 1)
+  weights = random_array((4, 8, 8, 32), 7)
   actual, kernel_grad = jax.value_and_grad(
       lambda k: jnp.sum(onednn.conv(jnp.asarray(x), k, *geometry) * weights))(k)
   tf_k = tf.Variable(k)
   with tf.GradientTape() as tape:
     tf_value = tf.reduce_sum(tf.nn.conv2d(x, tf_k, 2, "SAME") * weights)
   assert abs(float(actual) - float(tf_value)) <= 1e-5 * abs(float(tf_value))
-  assert _rel(kernel_grad, tape.gradient(tf_value, tf_k).numpy()) < 1e-5
+  assert relative_error(kernel_grad, tape.gradient(tf_value, tf_k).numpy()) < 1e-5
 
 
 @needs_onednn
 def test_conv_under_vmap_equals_lax():
-  x, k = _random((3, 2, 8, 8, 4), 8), _random((3, 3, 4, 5), 9)
-  geometry = _geometry(x.shape[1:], k.shape, 1, "SAME", 1)
+  x, k = random_array((3, 2, 8, 8, 4), 8), random_array((3, 3, 4, 5), 9)
+  geometry = conv_geometry(x.shape[1:], k.shape, 1, "SAME", 1)
   actual = jax.vmap(lambda x: onednn.conv(x, k, *geometry))(x)
-  expected = jax.vmap(lambda x: _lax(x, k, *geometry))(x)
-  assert _rel(actual, expected) < 1e-5
+  expected = jax.vmap(lambda x: lax_conv(x, k, *geometry))(x)
+  assert relative_error(actual, expected) < 1e-5
 
 
 @needs_onednn
 def test_conv2d_hands_float32_convolutions_to_onednn():
-  x, k = _random((2, 16, 16, 32), 10), _random((3, 3, 32, 32), 11)
+  x, k = random_array((2, 16, 16, 32), 10), random_array((3, 3, 32, 32), 11)
   jaxpr = lambda f, *a: str(jax.make_jaxpr(f)(*a))
   assert "ffi_call" in jaxpr(lambda x, k: nn.conv2d(x, k), x, k)
   assert "conv_general_dilated" in jaxpr(lambda x, k: nn.conv2d(x, k, onednn=False), x, k)
   bf16 = jnp.asarray(x, jnp.bfloat16), jnp.asarray(k, jnp.bfloat16)
   assert "conv_general_dilated" in jaxpr(lambda x, k: nn.conv2d(x, k), *bf16)
-  depthwise = _random((3, 3, 1, 32), 12)
+  depthwise = random_array((3, 3, 1, 32), 12)
   assert "ffi_call" not in jaxpr(lambda x, k: nn.depthwise_conv2d(x, k), x, depthwise)
   with lowering.xla_ops():
     assert "ffi_call" not in jaxpr(lambda *a: nn.conv2d(*a), x, k)
   with pytest.raises(ValueError, match="one path"):
     nn.conv2d(x, k, gemm=True, onednn=True)
   with pytest.raises(ValueError, match="groups=1 only"):
-    nn.conv2d(x, _random((3, 3, 16, 32), 13), groups=2, onednn=True)
+    nn.conv2d(x, random_array((3, 3, 16, 32), 13), groups=2, onednn=True)
 
 
 def _norm_reference(x, scale, bias, epsilon):
@@ -154,10 +133,10 @@ def _norm_reference(x, scale, bias, epsilon):
 @needs_onednn
 @pytest.mark.parametrize("shape", [(8, 16, 16, 16), (4, 8, 8, 64), (32, 10)])
 def test_batch_norm_values_and_gradients_equal_plain_jax(shape):
-  x = _random(shape, 14, scale=3.0, shift=2.0)
-  scale, bias = _random(shape[-1:], 15, 0.5, 1.0), _random(shape[-1:], 16)
-  weights = _random(shape, 17)
-  stat_weights = _random((2,) + shape[-1:], 18)
+  x = random_array(shape, 14, scale=3.0, shift=2.0)
+  scale, bias = random_array(shape[-1:], 15, 0.5, 1.0), random_array(shape[-1:], 16)
+  weights = random_array(shape, 17)
+  stat_weights = random_array((2,) + shape[-1:], 18)
 
   def fast(x, scale, bias):
     channels = x.shape[-1]
@@ -174,18 +153,18 @@ def test_batch_norm_values_and_gradients_equal_plain_jax(shape):
   assert "ffi_call" in str(jax.make_jaxpr(fast)(x, scale, bias))
   for actual, expected in zip(jax.jit(fast)(x, scale, bias),
                               _norm_reference(x, scale, bias, 1e-3)):
-    assert _rel(actual, expected) < 1e-5
+    assert relative_error(actual, expected) < 1e-5
   grads = jax.jit(jax.grad(loss(fast), argnums=(0, 1, 2)))(x, scale, bias)
   ref_grads = jax.grad(loss(lambda *a: _norm_reference(*a, 1e-3)), argnums=(0, 1, 2))(
       x, scale, bias)
   for actual, expected in zip(grads, ref_grads):
-    assert _rel(actual, expected) < 1e-4
+    assert relative_error(actual, expected) < 1e-4
 
 
 @needs_onednn
 def test_batch_norm_second_order_gradients_equal_plain_jax():
-  x = _random((4, 6, 6, 8), 19, scale=2.0, shift=-1.0)
-  scale, bias = _random((8,), 20, 0.5, 1.0), _random((8,), 21)
+  x = random_array((4, 6, 6, 8), 19, scale=2.0, shift=-1.0)
+  scale, bias = random_array((8,), 20, 0.5, 1.0), random_array((8,), 21)
 
   def gradient_norm(norm):
     def loss(x, scale):
@@ -197,13 +176,13 @@ def test_batch_norm_second_order_gradients_equal_plain_jax():
   expected = jax.grad(gradient_norm(lambda *a: _norm_reference(*a, 1e-5)),
                       argnums=(0, 1))(x, scale)
   for a, e in zip(actual, expected):
-    assert _rel(a, e) < 1e-4
+    assert relative_error(a, e) < 1e-4
 
 
 @pytest.mark.parametrize("train", [True, False])
 def test_batch_norm_layer_equals_flax(train):
   """Same parameters, statistics and outputs as flax.linen.BatchNorm: checkpoints port."""
-  x = _random((8, 6, 6, 12), 22, scale=2.0, shift=1.0)
+  x = random_array((8, 6, 6, 12), 22, scale=2.0, shift=1.0)
   ours = layers.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                           scale_init=flax_nn.initializers.constant(0.7))
   theirs = flax_nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
@@ -218,9 +197,9 @@ def test_batch_norm_layer_equals_flax(train):
   y, updates = ours.apply(variables, x, mutable=["batch_stats"])
   flax_y, flax_updates = theirs.apply(variables, x, mutable=["batch_stats"])
   assert y.dtype == flax_y.dtype == jnp.float32
-  assert _rel(y, flax_y) < 1e-5
+  assert relative_error(y, flax_y) < 1e-5
   for name in ("mean", "var"):
-    assert _rel(updates["batch_stats"][name], flax_updates["batch_stats"][name]) < 1e-5
+    assert relative_error(updates["batch_stats"][name], flax_updates["batch_stats"][name]) < 1e-5
   # Under bfloat16 (jcnn.precision casts parameters and input) the output stays bfloat16.
   bf16 = jax.tree.map(lambda v: v.astype(jnp.bfloat16), variables["params"])
   out = ours.apply({**variables, "params": bf16}, x.astype(jnp.bfloat16),
