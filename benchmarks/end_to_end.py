@@ -5,7 +5,7 @@
 
 Starts the same training run twice, each time in a fresh workdir but with one shared,
 initially empty compilation cache, for `--steps` steps with augmentation, logging every
-10 steps. Reads metrics.jsonl: images/s end to end (median of the logged windows, after
+10 steps. Reads the run's metrics log (jcnn.runs): images/s end to end (median of the logged windows, after
 the first step), the XLA compile time of the train step (a load from the cache on the
 second start) and the first step's wall time (tracing, compiling, one step). Then measures the bare compiled step (benchmarks/train_step.py) of the same model
 and batch. Prints JSON lines and the two ratios the speed issue asks for:
@@ -32,9 +32,10 @@ def _train(config: str, steps: int, workdir: pathlib.Path, cache: pathlib.Path) 
   proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
   if proc.returncode:
     sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-  records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-  rates = [r["img_per_s"] for r in records if r["split"] == "train"]
-  first = next(r for r in records if r["split"] == "compile")
+  from jcnn import runs
+  run = runs.Run.open(workdir)
+  rates = [r["img_per_s"] for r in run.records("train")]
+  first = run.records("compile")[0]
   return {"img_per_s": round(statistics.median(rates), 1),
           "first_step_s": round(first["first_step_s"], 2), "compile_s": round(first["compile_s"], 3)}
 

@@ -21,7 +21,8 @@ from jcnn import runtime  # noqa: E402
 
 runtime.configure(compile_cache=None)
 
-from jcnn import data, experiment, parallel  # noqa: E402
+from jcnn import data, parallel  # noqa: E402
+from jcnn.tasks import classification  # noqa: E402
 from train.configs import lenet5_mnist, resnet20_cifar10  # noqa: E402
 
 CONFIGS = {"mnist": lenet5_mnist.get_config, "cifar10": resnet20_cifar10.get_config}
@@ -30,13 +31,13 @@ CONFIGS = {"mnist": lenet5_mnist.get_config, "cifar10": resnet20_cifar10.get_con
 def measure(name: str, seconds: float) -> dict:
   config = CONFIGS[name]()
   start = time.perf_counter()
-  split = experiment.load_split(config, config.train_split)
+  split = classification.load_split(config, config.train_split)
   load_s = time.perf_counter() - start
-  info = experiment.dataset_info(config, split)
+  info = classification.dataset_info(config, split)
   mesh = parallel.make_mesh(1)
   images, epoch, start = 0, 0, None
   while True:
-    stream = data.prefetch(parallel.put_batch(b, mesh) for b in experiment.batches(
+    stream = data.prefetch(parallel.put_batch(b, mesh) for b in classification.batches(
         config, split, info, train=True, epoch=epoch))
     for batch in stream:
       batch["image"].block_until_ready()

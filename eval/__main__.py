@@ -9,11 +9,10 @@ Examples:
   python -m eval --workdir runs/lenet5_mnist --watch        # evaluate each new checkpoint
   python -m eval predict --workdir runs/lenet5_mnist digit.png
 
-Reads the run's config.json, dataset.json and checkpoints; never writes to the workdir.
+Opens runs read-only (jcnn.runs.Run.open): never locks or writes the workdir.
 """
 import argparse
 import importlib
-import os
 import pkgutil
 import sys
 
@@ -45,10 +44,8 @@ def main(argv: list[str]) -> int:
   if not argv or argv[0] not in (*modules, "-h", "--help"):
     argv = [DEFAULT_COMMAND, *argv]
   args = _parser(modules).parse_args(argv)
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-  from absl import logging
-  logging.set_verbosity(logging.ERROR)  # orbax warns that read-only managers do not save
   from jcnn import checkpoint, runtime
+  runtime.quiet()
   runtime.configure()
   try:
     modules[args.command].run(args)

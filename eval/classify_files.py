@@ -1,12 +1,12 @@
-"""Classify image files with a trained checkpoint."""
+"""Classifies image files with a trained checkpoint: top-k classes per file."""
 import pathlib
 
 import jax
 import numpy as np
 from PIL import Image
 
-from jcnn import data, experiment
-from eval import restore as restore_lib
+from jcnn import data, runs
+from jcnn.tasks import classification
 
 
 def read_images(paths: list[str], size: tuple[int, int], channels: int) -> np.ndarray:
@@ -30,18 +30,22 @@ def predict(workdir: str | pathlib.Path, paths: list[str], step: int | None = No
   Images are brought to the size the training data had before padding (`resize`, or
   the dataset's own size), then padded and normalised exactly as in training.
   """
-  run = restore_lib.restore(workdir, step)
-  height, width, channels = run.info["image_shape"]
-  pad = run.config.pad
-  size = (run.config.resize,) * 2 if run.config.resize else (height - 2 * pad, width - 2 * pad)
+  run = runs.Run.open(workdir)
+  config, info = run.config, run.dataset_info
+  if config.task != "classification":
+    raise ValueError(f"{workdir} is a {config.task} run; predict classifies images")
+  restored = run.restore(step)
+  height, width, channels = info["image_shape"]
+  pad = config.pad
+  size = (config.resize,) * 2 if config.resize else (height - 2 * pad, width - 2 * pad)
   images = read_images(paths, size, channels)
-  class_names = tuple(run.info["class_names"])
+  class_names = tuple(info["class_names"])
   split = data.prepare(
       data.Split(images=images, labels=np.zeros(len(images), np.int32),
                  class_names=class_names, name="files", split="predict"), pad=pad)
   predictions = []
-  for batch in experiment.batches(run.config, split, run.info, train=False):
-    logits = run.apply(run.variables, batch["image"], train=False)
+  for batch in classification.batches(config, split, info, train=False):
+    logits = restored.apply(restored.variables, batch["image"], train=False)
     probs = np.asarray(jax.nn.softmax(logits))
     predictions.extend(probs[batch["mask"] > 0])
   k = min(top_k, len(class_names))

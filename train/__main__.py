@@ -3,10 +3,16 @@
 Deliberately thin: parsing and error reporting only; the loop is `train.trainer`.
 With no arguments it trains LeNet-5 on the embedded digits into runs/lenet5_digits.
 Running the same command again resumes from the latest checkpoint in the workdir.
+A second `python -m train` on a workdir in use exits at once. SIGTERM or Ctrl-C saves
+a checkpoint at the current step first, so the same command continues from there.
 Compiled programs are cached in $JCNN_CACHE_DIR/xla (default ~/.cache/jcnn/xla), so a
-second start skips most of the compilation. XLA:CPU flags that speed up the CIFAR
-ResNets go on for those models only; JCNN_XLA_CPU_FLAGS=1 / 0 forces them on / off
-(see jcnn/runtime.py).
+second start skips most of the compilation. `--config.xla_cpu_flags` turns on XLA:CPU
+flags measured faster for some models (the CIFAR ResNets' configs set it);
+JCNN_XLA_CPU_FLAGS=1 / 0 forces them on / off (see jcnn/runtime.py).
+
+Exit status: 0 done; 2 bad config, workdir in use, unreadable data or checkpoints;
+3 stopped after config.max_nonfinite_steps non-finite steps in a row; 130 / 143
+interrupted by SIGINT / SIGTERM (checkpoint saved).
 
 Examples:
   python -m train
@@ -14,11 +20,10 @@ Examples:
   python -m train --config.num_epochs=5 --config.optimizer=momentum --config.learning_rate=0.01
 """
 import json
-import os
 import pathlib
 import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
 _DEFAULT_CONFIG = str(pathlib.Path(__file__).parent / "configs" / "default.py")
@@ -34,21 +39,29 @@ _WORKDIR = flags.DEFINE_string(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  if not flags.FLAGS["verbosity"].present:  # orbax logs every save at INFO
-    logging.set_verbosity(logging.WARNING)
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow only writes summaries
   from jcnn import runtime  # after flag parsing, so --help stays fast
+  runtime.quiet(verbose=flags.FLAGS["verbosity"].present)
   config = _CONFIG.value
-  runtime.configure(model=config.model)  # XLA:CPU flags, compile cache: before compiling
-  from jcnn import checkpoint
+  runtime.configure(cpu_flags=config.xla_cpu_flags)  # before anything compiles
+  from jcnn import checkpoint, runs
   from train import trainer
   workdir = _WORKDIR.value or str(pathlib.Path("runs") / config.name)
   try:
     results = trainer.train_and_evaluate(config, workdir)
-  except (ValueError, OSError, checkpoint.CheckpointError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+  except (ValueError, OSError, checkpoint.CheckpointError, runs.RunInUse) as e:
+    _exit(2, f"error: {e}")
+  except trainer.NonFiniteError as e:
+    _exit(3, f"error: {e}")
+  except trainer.Preempted as e:
+    _exit(128 + e.signum, str(e))
+  except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled
+    _exit(130, "interrupted")
   print(json.dumps({"workdir": workdir, **results}))
+
+
+def _exit(status: int, message: str):
+  print(message, file=sys.stderr)
+  sys.exit(status)
 
 
 if __name__ == "__main__":

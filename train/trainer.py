@@ -1,163 +1,244 @@
-"""`train_and_evaluate(config, workdir)`: the training loop.
+"""`train_and_evaluate(config, workdir)`: the one training loop, for every task.
 
-Resumes automatically: if `workdir` holds checkpoints, training continues from the
-latest one and repeats, bit for bit on CPU, what an uninterrupted run would have done
-(data order and augmentation come from (seed, epoch, batch), dropout from (seed, step)).
+The task (`config.task`, jcnn.tasks) gives the model, the pure train step, the batches
+and the evaluators; this loop adds what every run needs:
+- resume: a workdir with checkpoints continues from the newest readable one and
+  repeats, bit for bit on CPU, what an uninterrupted run would have done (data order
+  and augmentation come from (seed, epoch, batch), dropout from (seed, step));
+- the non-finite guard: a step whose loss or new state is not finite is not applied;
+  `config.max_nonfinite_steps` of them in a row stop the run (`NonFiniteError`), and
+  a diverged or non-finite state is never checkpointed;
+- preemption: SIGTERM or SIGINT saves a checkpoint at the current step, then raises
+  `Preempted`; running the same command again resumes there.
 """
-import json
-import pathlib
+import contextlib
+import signal
+import threading
 import time
 
 import jax
+import jax.numpy as jnp
 import ml_collections
-import numpy as np
 import tqdm
 
-from jcnn import checkpoint, data, evaluation, experiment, optim, parallel, runtime
+from jcnn import data, optim, parallel, runs, runtime, tasks
 from jcnn import state as state_lib
-from train import steps
-
-METRICS_FILE = "metrics.jsonl"
-_RUN_IDENTITY = ("model", "model_kwargs", "dataset", "resize", "pad", "train_examples",
-                 "eval_examples")
 
 
-def _prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> None:
-  """Creates the workdir, refusing a file or a folder that holds a different run."""
-  if workdir.exists() and not workdir.is_dir():
-    raise ValueError(f"workdir {workdir} exists and is not a folder")
-  workdir.mkdir(parents=True, exist_ok=True)
-  saved = workdir / experiment.CONFIG_FILE
-  if saved.exists() and checkpoint.all_steps(workdir):
-    old = json.loads(saved.read_text())
-    for key in _RUN_IDENTITY:
-      if key not in old:  # a run from before the field existed used its default
-        continue
-      new_value = config.to_dict().get(key)
-      if json.loads(json.dumps(new_value)) != old[key]:
-        raise ValueError(f"workdir {workdir} holds a run with {key}={old.get(key)!r}, not "
-                         f"{new_value!r}; choose another --workdir to start a new run")
-  experiment.save_json(saved, json.loads(config.to_json()))
+class NonFiniteError(RuntimeError):
+  """Too many consecutive steps had a non-finite loss or update."""
 
 
-class _MetricsLog:
-  """Metrics to a JSON-lines file and TensorBoard event files in the workdir."""
+class Preempted(Exception):
+  """Training stopped on a signal after checkpointing; `signum` names it."""
 
-  def __init__(self, workdir: pathlib.Path, resume_step: int):
-    self._path = workdir / METRICS_FILE
-    if self._path.exists():  # drop records past the checkpoint we resume from
-      kept = [line for line in self._path.read_text().splitlines()
-              if line and json.loads(line)["step"] <= resume_step]
-      self._path.write_text("".join(line + "\n" for line in kept))
-    from flax.metrics import tensorboard  # imports TensorFlow: only when training
-    self._tb = tensorboard.SummaryWriter(str(workdir / "tensorboard"))
+  def __init__(self, signum: int, step: int):
+    super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}; the "
+                     f"checkpoint is saved: run the same command again to resume")
+    self.signum = signum
 
-  def write(self, step: int, split: str, values: dict) -> None:
-    with self._path.open("a") as f:
-      f.write(json.dumps({"step": step, "split": split, **values}) + "\n")
-    for name, value in values.items():
-      self._tb.scalar(f"{split}/{name}", value, step)
-    self._tb.flush()
 
-  def close(self):
-    self._tb.close()
+def guarded_step(train_step, schedule):
+  """Wraps a task's step: non-finite steps are dropped and counted.
+
+  Returns `step(state, batch, guard) -> (state, metrics, guard)`, where `guard` holds
+  int32 counts `consecutive` (non-finite steps in a row) and `skipped` (in all). A
+  dropped step leaves parameters, optimizer state, statistics and EMA as they were;
+  only the step counter moves on, so the next step draws the next batch and key.
+  """
+
+  def step(state, batch, guard):
+    new_state, metrics = train_step(state, batch)
+    ok = jnp.isfinite(metrics["loss"]) & tasks.all_finite(new_state)
+    unchanged = state.replace(step=new_state.step)
+    new_state = jax.tree.map(lambda new, old: jnp.where(ok, new, old), new_state, unchanged)
+    bad = jnp.where(ok, 0, 1).astype(jnp.int32)
+    guard = {"consecutive": (guard["consecutive"] + bad) * bad,
+             "skipped": guard["skipped"] + bad}
+    return new_state, {**metrics, "learning_rate": schedule(state.step)}, guard
+
+  return step
+
+
+def new_guard(mesh) -> dict:
+  """The guard's counts at the start of a process: nothing skipped yet."""
+  zero = jnp.zeros((), jnp.int32)
+  return jax.device_put({"consecutive": zero, "skipped": zero}, parallel.replicated(mesh))
+
+
+def jit_train_step(step, mesh):
+  """Compiles the guarded step over the mesh: state replicated and donated, batch split."""
+  replicated = parallel.replicated(mesh)
+  return jax.jit(step, in_shardings=(replicated, parallel.batch_sharded(mesh), replicated),
+                 out_shardings=(replicated, replicated, replicated), donate_argnums=(0,))
+
+
+class _StopSignals:
+  """Records SIGTERM / SIGINT instead of dying, so the loop can checkpoint first.
+
+  A second signal while the first is being handled stops at once (KeyboardInterrupt).
+  Outside the main thread (a notebook's worker, a test thread) nothing is installed.
+  """
+
+  def __init__(self):
+    self.signum = None
+    self._previous = {}
+
+  def _handle(self, signum, frame):
+    if self.signum is not None:
+      raise KeyboardInterrupt
+    self.signum = signum
+
+  def __enter__(self) -> "_StopSignals":
+    if threading.current_thread() is threading.main_thread():
+      for signum in (signal.SIGTERM, signal.SIGINT):
+        self._previous[signum] = signal.signal(signum, self._handle)
+    return self
+
+  def __exit__(self, *exc) -> None:
+    for signum, handler in self._previous.items():
+      signal.signal(signum, handler)
+
+
+def _all_finite_values(values: dict) -> bool:
+  return all(v == v and abs(v) != float("inf") for v in values.values()
+             if isinstance(v, float))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains `config` in `workdir` (resuming if possible) and evaluates it.
 
   Returns:
-    The final evaluation metrics: `top1`, `top5`, `loss`, `num_examples`, `step`.
+    The first evaluator's final metrics (classification: `top1`, `top5`, `loss`,
+    `num_examples`) and `step`.
+
+  Raises:
+    ValueError: a bad config or workdir. runs.RunInUse: another process trains there.
+    checkpoint.CheckpointError: checkpoints exist but none is readable.
+    NonFiniteError, Preempted: as described in the module docstring.
   """
-  experiment.validate(config)
-  workdir = pathlib.Path(workdir)
-  _prepare_workdir(workdir, config)
+  tasks.validate(config)
+  task = tasks.get(config.task)
+  with runs.Run.create(workdir, config, tasks.identity(config)) as run:
+    return _train(config, task, run)
+
+
+def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -> dict:
   mesh = parallel.make_mesh(config.num_devices)
   parallel.check_batch_size(config.batch_size, mesh)
   parallel.check_batch_size(config.eval_batch_size, mesh)
+  training = task.training(config, mesh)
+  run.save_dataset_info(training.dataset_info)
 
-  train_split = experiment.load_split(config, config.train_split)
-  eval_split = experiment.load_split(config, config.eval_split)
-  info = experiment.dataset_info(config, train_split)
-  experiment.save_json(workdir / experiment.DATASET_INFO, info)
-
-  steps_per_epoch = data.steps_per_epoch(len(train_split), config.batch_size)
+  steps_per_epoch = data.steps_per_epoch(training.num_examples, config.batch_size)
   total_steps = (config.num_train_steps if config.num_train_steps > 0
                  else config.num_epochs * steps_per_epoch)
   checkpoint_every = config.checkpoint_every_steps or steps_per_epoch
-
-  model = experiment.build_model(config, train_split.num_classes)
-  apply = experiment.apply_fn(config, model)
   schedule = optim.make_schedule(config, steps_per_epoch, total_steps)
-  tx = optim.make_optimizer(config, schedule)
+  replicated = parallel.replicated(mesh)
   state = jax.device_put(
-      state_lib.create(model, tx, rng=jax.random.PRNGKey(config.seed),
-                       input_shape=tuple(info["image_shape"]), ema_decay=config.ema_decay,
-                       apply_fn=apply),
-      parallel.replicated(mesh))
-
-  manager = checkpoint.make_manager(workdir, keep=config.keep_checkpoints,
-                                    best_metric=config.best_metric, best_mode=config.best_mode)
-  if manager.latest_step() is not None:
-    state = checkpoint.restore_state(manager, state)
+      state_lib.create(training.model, optim.make_optimizer(config, schedule),
+                       rng=jax.random.PRNGKey(config.seed),
+                       input_shape=task.input_shape(training.dataset_info),
+                       ema_decay=config.ema_decay,
+                       apply_fn=tasks.apply_fn(config, training.model)),
+      replicated)
+  state = run.resume(state)
   start_step = int(jax.device_get(state.step))
+  run.truncate_log(start_step)
 
-  train_step = steps.jit_train_step(steps.make_train_step(config, schedule), mesh)
-  eval_step = evaluation.jit_eval_step(
-      evaluation.make_eval_step(apply, train_split.num_classes), mesh)
+  train_step = jit_train_step(guarded_step(training.train_step, schedule), mesh)
+  state_is_finite = jax.jit(tasks.all_finite)
+  guard = new_guard(mesh)
 
-  def run_eval(step: int) -> dict:
-    results = evaluation.evaluate(
-        eval_step, state.eval_variables(),
-        experiment.batches(config, eval_split, info, train=False), mesh)
-    log.write(step, "eval", results)
+  def evaluate(step: int) -> dict:
+    results = None
+    for evaluator in training.evaluators:
+      values = evaluator.run(state.eval_variables())
+      run.log(step, evaluator.name, values)
+      bar.write(f"step {step}: {evaluator.name} " + "  ".join(
+          f"{k} {v:.4f}" for k, v in values.items() if isinstance(v, float)))
+      results = values if results is None else results
     return results
 
-  log = _MetricsLog(workdir, start_step)
+  def checkpoint(step: int, results: dict) -> None:
+    if config.best_metric and config.best_metric not in results:
+      raise ValueError(f"config.best_metric={config.best_metric!r} is not an evaluation "
+                       f"metric; the evaluator gives {', '.join(sorted(results))}")
+    why_not = None
+    if int(guard["consecutive"]):
+      why_not = "the last step was not finite"
+    elif not bool(state_is_finite(state)):
+      why_not = "the state has non-finite values"
+    elif not _all_finite_values(results):
+      why_not = "its evaluation is not finite"
+    if why_not:
+      bar.write(f"step {step}: not checkpointed: {why_not}")
+      return
+    run.save(state, {k: v for k, v in results.items() if isinstance(v, float)})
+
   results = None
+  step = start_step
   bar = tqdm.tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
                   desc=config.name, mininterval=0.5)
-  try:
-    step = start_step
-    window_start, window_steps = time.perf_counter(), 0
+  with bar, _StopSignals() as stop:
+    window_start, window_steps, skipped_logged = time.perf_counter(), 0, 0
+    previous_guard = None
     while step < total_steps:
       epoch, start_batch = divmod(step, steps_per_epoch)
-      host_batches = experiment.batches(config, train_split, info, train=True, epoch=epoch,
-                                        start_batch=start_batch)
+      host_batches = training.batches(epoch, start_batch)
       # The thread also copies each batch to the devices, so the step never waits on it.
       for batch in data.prefetch(parallel.put_batch(b, mesh) for b in host_batches):
         with runtime.CompileTimer() as compile_timer:
-          state, step_metrics = train_step(state, batch)
+          state, step_metrics, guard = train_step(state, batch, guard)
         step += 1
         bar.update(1)
         if step == start_step + 1:  # the first call compiles (or loads from the cache)
           jax.block_until_ready(step_metrics)
-          log.write(step, "compile", {"first_step_s": time.perf_counter() - window_start,
-                                      "compile_s": compile_timer.seconds})
+          run.log(step, "compile", {"first_step_s": time.perf_counter() - window_start,
+                                    "compile_s": compile_timer.seconds})
           window_start = time.perf_counter()
         else:
           window_steps += 1
+        # Read one step late, so the host never waits for the step it just started.
+        if previous_guard is not None:
+          _check_nonfinite(previous_guard, step - 1, config, run)
+        previous_guard = guard
         if step % config.log_every_steps == 0 or step == total_steps:
           values = {k: float(v) for k, v in jax.device_get(step_metrics).items()}
+          skipped = int(guard["skipped"])
+          values["skipped_steps"] = skipped - skipped_logged
+          skipped_logged = skipped
           elapsed = time.perf_counter() - window_start
           values["img_per_s"] = window_steps * config.batch_size / elapsed
           window_start, window_steps = time.perf_counter(), 0
-          log.write(step, "train", values)
-          bar.set_postfix(loss=f"{values['loss']:.3f}", acc=f"{values['top1']:.3f}",
-                          img_s=f"{values['img_per_s']:.0f}")
+          run.log(step, "train", values)
+          bar.set_postfix({**{k: f"{values[k]:.3f}" for k in training.progress},
+                           "img_s": f"{values['img_per_s']:.0f}"})
         if step % checkpoint_every == 0 or step == total_steps:
-          results = run_eval(step)
-          checkpoint.save(manager, state, {k: results[k] for k in ("top1", "top5", "loss")})
-          bar.write(f"step {step}: eval top1 {results['top1']:.4f} top5 {results['top5']:.4f} "
-                    f"loss {results['loss']:.4f}")
+          _check_nonfinite(guard, step, config, run)
+          results = evaluate(step)
+          checkpoint(step, results)
           window_start, window_steps = time.perf_counter(), 0
+        if stop.signum is not None:
+          if step not in run.steps():
+            run.save(state)
+          raise Preempted(stop.signum, step)
         if step == total_steps:
           break
     if results is None:  # resumed at the very end: evaluate what is there
-      results = run_eval(step)
-  finally:
-    bar.close()
-    log.close()
-    manager.close()
+      results = evaluate(step)
   return {**results, "step": step}
+
+
+def _check_nonfinite(guard, step: int, config: ml_collections.ConfigDict,
+                     run: runs.Run) -> None:
+  consecutive = int(guard["consecutive"])
+  if consecutive >= config.max_nonfinite_steps:
+    kept = run.steps()
+    last = f"the last checkpoint, step {kept[-1]}, is kept" if kept else "no checkpoint was saved"
+    raise NonFiniteError(
+        f"stopped at step {step}: {consecutive} consecutive steps had a non-finite loss "
+        f"or update (config.max_nonfinite_steps={config.max_nonfinite_steps}) and none "
+        f"was applied; {last}. Lower config.learning_rate or check the data")
 

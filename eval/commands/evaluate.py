@@ -1,7 +1,11 @@
-"""Top-1, top-5 and loss of a checkpoint on a split (the default command)."""
+"""Scores a checkpoint on a split with its task's evaluator (the default command).
+
+Classification runs report top-1, top-5 and loss.
+"""
 import json
 
-from eval import classification
+from eval import score
+from jcnn import runs
 
 
 def add_arguments(parser) -> None:
@@ -21,6 +25,9 @@ def add_arguments(parser) -> None:
 
 
 def _format(r: dict) -> str:
+  if not {"top1", "top5", "loss"} <= r.keys():  # another task's metrics
+    return f"step {r['step']}: " + "  ".join(f"{k} {v:.4f}" for k, v in r.items()
+                                              if isinstance(v, float))
   return (f"step {r['step']}: top-1 {100 * r['top1']:.2f}%  top-5 {100 * r['top5']:.2f}%  "
           f"loss {r['loss']:.4f}  ({r['num_examples']} examples)")
 
@@ -29,8 +36,8 @@ def run(args) -> None:
   if args.watch:
     if args.step is not None:
       raise ValueError("--watch evaluates every checkpoint; it does not take --step")
-    for r in classification.watch(args.workdir, args.split, args.interval, args.timeout):
+    for r in score.watch(args.workdir, args.split, args.interval, args.timeout):
       print(json.dumps(r) if args.json else _format(r), flush=True)
   else:
-    r = classification.evaluate_checkpoint(args.workdir, args.step, args.split)
+    r = score.score(runs.Run.open(args.workdir), args.step, args.split)
     print(json.dumps(r) if args.json else _format(r))

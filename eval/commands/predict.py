@@ -1,7 +1,7 @@
 """Classify image files with a trained checkpoint."""
 import json
 
-from eval import predict
+from eval import classify_files
 
 
 def add_arguments(parser) -> None:
@@ -14,7 +14,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> None:
-  results = predict.predict(args.workdir, args.images, args.step, args.top_k)
+  results = classify_files.predict(args.workdir, args.images, args.step, args.top_k)
   if args.json:
     print(json.dumps({"predictions": results}))
     return

@@ -1,26 +1,18 @@
-"""Classification evaluation shared by the train and eval programs.
-
-The step returns sums (not means) with a per-example mask, so padded final batches
-and any number of devices give exact dataset-level numbers.
-"""
+"""Top-1, top-5 and mean cross-entropy of a classifier over a split."""
 from typing import Callable, Iterable
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.sharding import Mesh
 
-from jcnn import losses, metrics, parallel
+from jcnn import losses, metrics
+from jcnn.evaluators.sums import jit_sums, total
 
 
-def make_eval_step(apply_fn: Callable, num_classes: int) -> Callable:
-  """Returns `eval_step(variables, batch) -> sums` for a classifier.
-
-  `sums` holds `loss`, `top1`, `top5` summed over the unmasked examples and `count`.
-  """
+def sums_step(apply_fn: Callable, num_classes: int) -> Callable:
+  """`step(variables, batch) -> sums` of loss, top-1, top-5 over unmasked examples."""
   top5 = min(5, num_classes)
 
-  def eval_step(variables, batch):
+  def step(variables, batch):
     logits = apply_fn(variables, batch["image"], train=False)
     mask = batch["mask"]
     return {
@@ -31,29 +23,30 @@ def make_eval_step(apply_fn: Callable, num_classes: int) -> Callable:
         "count": jnp.sum(mask),
     }
 
-  return eval_step
+  return step
 
 
-def jit_eval_step(eval_step: Callable, mesh: Mesh) -> Callable:
-  """Compiles `eval_step` over the mesh: variables replicated, batch split."""
-  return jax.jit(eval_step,
-                 in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
-                 out_shardings=parallel.replicated(mesh))
+class ClassificationEvaluator:
+  """Scores a classifier on the batches `batches()` yields.
 
-
-def evaluate(step_fn: Callable, variables, batches: Iterable[dict], mesh: Mesh) -> dict:
-  """Runs a compiled eval step over `batches`; returns dataset-level metrics.
-
-  Returns:
-    `{"top1", "top5", "loss", "num_examples"}`: accuracies as fractions, mean loss.
+  Args:
+    apply_fn: `apply(variables, images, train=False) -> logits`.
+    batches: returns a fresh iterable of {"image", "label", "mask"} batches.
+    num_classes: for top-5 (top-k with k = min(5, num_classes)).
+    mesh: the device mesh; batches are split along it.
+    name: the split of its records in the metrics log.
   """
-  totals = None
-  for batch in batches:
-    sums = step_fn(variables, parallel.put_batch(batch, mesh))
-    totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
-  if totals is None:
-    raise ValueError("evaluation got no batches: the split is empty")
-  totals = jax.tree.map(lambda v: float(np.asarray(v)), jax.device_get(totals))
-  count = totals["count"]
-  return {"top1": totals["top1"] / count, "top5": totals["top5"] / count,
-          "loss": totals["loss"] / count, "num_examples": int(count)}
+
+  def __init__(self, apply_fn: Callable, batches: Callable[[], Iterable[dict]], *,
+               num_classes: int, mesh: Mesh, name: str = "eval"):
+    self.name = name
+    self._batches = batches
+    self._mesh = mesh
+    self._step = jit_sums(sums_step(apply_fn, num_classes), mesh)
+
+  def run(self, variables: dict) -> dict[str, float]:
+    """`{"top1", "top5", "loss", "num_examples"}`: fractions, mean loss, count."""
+    totals = total(self._step, variables, self._batches(), self._mesh)
+    count = totals["count"]
+    return {"top1": totals["top1"] / count, "top5": totals["top5"] / count,
+            "loss": totals["loss"] / count, "num_examples": int(count)}

@@ -97,8 +97,8 @@ def test_unreadable_image(run, tmp_path, capsys):
   assert "cannot read image" in _error(capsys, "predict", "--workdir", str(workdir), str(bad))
 
 
-def test_corrupt_checkpoint_is_reported_and_kept(run, tmp_path, capsys):
-  workdir, _ = run
+def test_corrupt_latest_checkpoint_is_moved_aside_and_the_previous_used(run, tmp_path, capsys):
+  workdir, results = run
   copy = tmp_path / "copy"
   shutil.copytree(workdir, copy)
   files = [p for p in (copy / "checkpoints" / "42").rglob("*")
@@ -106,8 +106,24 @@ def test_corrupt_checkpoint_is_reported_and_kept(run, tmp_path, capsys):
   for path in files:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
   assert "truncated or corrupt" in _error(capsys, "--workdir", str(copy))
-  assert checkpoint.all_steps(copy) == [21, 42]
-  # Training refuses to resume from it rather than starting over or deleting it.
-  with pytest.raises(checkpoint.CheckpointError, match="truncated or corrupt"):
+  assert checkpoint.all_steps(copy) == [21, 42]  # eval never moves or deletes
+  # Training moves it aside (not deleted), resumes from step 21 and trains 42 again.
+  with pytest.warns(UserWarning, match=r"checkpoints/42 is truncated or corrupt.*moved it to "
+                    r".*corrupt/42 and resumed from step 21"):
+    again = trainer.train_and_evaluate(tiny_config(ema_decay=0.9), str(copy))
+  assert again["step"] == 42 and checkpoint.all_steps(copy) == [21, 42]
+  moved = copy / "corrupt" / "42"
+  assert all((moved / p.relative_to(copy / "checkpoints" / "42")).exists() for p in files)
+  assert again["top1"] == pytest.approx(results["top1"])  # bitwise resume: the same run
+
+
+def test_no_readable_checkpoint_stops_training_and_moves_nothing(run, tmp_path):
+  workdir, _ = run
+  copy = tmp_path / "copy"
+  shutil.copytree(workdir, copy)
+  for path in (copy / "checkpoints").rglob("*"):
+    if path.is_file() and path.stat().st_size > 1000:
+      path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+  with pytest.raises(checkpoint.CheckpointError, match="no readable checkpoint .* steps 42, 21"):
     trainer.train_and_evaluate(tiny_config(ema_decay=0.9), str(copy))
-  assert all(p.exists() for p in files)
+  assert checkpoint.all_steps(copy) == [21, 42] and not (copy / "corrupt").exists()

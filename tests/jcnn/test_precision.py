@@ -28,7 +28,7 @@ def test_bfloat16_really_computes_in_bfloat16():
   variables = model.init(jax.random.PRNGKey(0), x, train=False)
   jaxpr = jax.make_jaxpr(lambda v, x: precision.apply_in("bfloat16", model.apply)(
       v, x, train=False))(variables, x)
-  # LeNet-5's convolutions run as matrix products on the CPU (jcnn.nn.banded_conv).
+  # In bfloat16 LeNet-5's convolutions run as matrix products on the CPU (jcnn.kernels).
   products = [line for line in str(jaxpr).splitlines()
               if "conv_general_dilated[" in line or "dot_general[" in line]
   assert len(products) >= 5 and all(":bf16[" in line for line in products), products
@@ -36,17 +36,19 @@ def test_bfloat16_really_computes_in_bfloat16():
 
 
 def test_training_in_bfloat16_keeps_float32_parameters_and_learns(tmp_path):
-  from eval import classification, restore
+  from eval import score
+  from jcnn import runs
   from train import trainer
   config = tiny_config(dtype="bfloat16", num_epochs=2)
   results = trainer.train_and_evaluate(config, str(tmp_path))
   assert results["top1"] > 0.8  # chance is 0.1; float32 reaches ~0.95 in this budget
-  run = restore.restore(tmp_path)
-  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(run.variables["params"]))
-  assert classification.evaluate_run(run, "test")["top1"] == pytest.approx(results["top1"])
+  run = runs.Run.open(tmp_path)
+  restored = run.restore()
+  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(restored.variables["params"]))
+  assert score.score(run, split="test")["top1"] == pytest.approx(results["top1"])
 
 
 def test_unknown_dtype_is_refused():
-  from jcnn import experiment
+  from jcnn import tasks
   with pytest.raises(ValueError, match="dtype must be one of"):
-    experiment.validate(tiny_config(dtype="float8"))
+    tasks.validate(tiny_config(dtype="float8"))

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from jcnn import experiment, models
+from jcnn import models, tasks
 from train import trainer
 
 CONFIGS = ["lenet5_1998_mnist", "alexnet_1tower_cifar10", "vgg11_bn_cifar10", "nin_cifar10",
@@ -26,10 +26,10 @@ def _config(name):
 @pytest.mark.parametrize("name", CONFIGS)
 def test_config_builds_its_model_at_the_configured_input_size(name):
   config = _config(name)
-  experiment.validate(config)
+  tasks.validate(config)
   size, channels = _SOURCE_SHAPE[config.dataset]
   size = (config.resize or size) + 2 * config.pad
-  model = experiment.build_model(config, num_classes=10)
+  model = tasks.get(config.task).model(config, {"class_names": list(range(10))})
   x = jax.ShapeDtypeStruct((2, size, size, channels), jnp.float32)
   key = jax.random.PRNGKey(0)
   variables = jax.eval_shape(lambda x: model.init({"params": key, "dropout": key}, x), x)

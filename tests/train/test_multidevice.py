@@ -9,30 +9,33 @@ from tests.helpers import REPO
 _SCRIPT = r"""
 import json, sys
 import jax, numpy as np
-from jcnn import experiment, optim, parallel
+from jcnn import optim, parallel, tasks
 from jcnn import state as state_lib
-from train import steps, trainer
+from jcnn.tasks import classification
+from train import trainer
 from train.configs import default
 
 assert jax.device_count() == 4, jax.devices()
 config = default.get_config()
 config.model, config.resize, config.batch_size = "lenet_tf", 28, 64
-split = experiment.load_split(config, "train")
-info = experiment.dataset_info(config, split)
-batches = list(b for _, b in zip(range(3), experiment.batches(config, split, info, train=True)))
+split = classification.load_split(config, "train")
+info = classification.dataset_info(config, split)
+batches = list(b for _, b in zip(range(3), classification.batches(config, split, info, train=True)))
 
 def run(num_devices):
   mesh = parallel.make_mesh(num_devices)
   schedule = optim.make_schedule(config, 21, 100)
-  model = experiment.build_model(config, 10)
+  model = tasks.get("classification").model(config, info)
   state = jax.device_put(
       state_lib.create(model, optim.make_optimizer(config, schedule),
                        rng=jax.random.PRNGKey(0), input_shape=(28, 28, 1)),
       parallel.replicated(mesh))
-  step = steps.jit_train_step(steps.make_train_step(config, schedule), mesh)
+  step = trainer.jit_train_step(
+      trainer.guarded_step(classification.train_step(config), schedule), mesh)
+  guard = trainer.new_guard(mesh)
   losses = []
   for batch in batches:
-    state, metrics = step(state, parallel.put_batch(batch, mesh))
+    state, metrics, guard = step(state, parallel.put_batch(batch, mesh), guard)
     losses.append(float(metrics["loss"]))
   assert len(state.params["fc1"]["kernel"].sharding.device_set) == num_devices
   return losses, jax.device_get(state.params)

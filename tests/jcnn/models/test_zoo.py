@@ -5,14 +5,13 @@ added to the zoo is checked without writing a test for it.
 """
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 import pytest
 
-from jcnn import losses, models
+from jcnn import losses, models, tasks
 from jcnn import state as state_lib
-from train import steps
+from jcnn.tasks import classification
 
 # The largest members of families whose code path a smaller sibling already runs in
 # the default suite (same blocks, more of them): run with `-m slow`.
@@ -44,10 +43,8 @@ def _input_shape(info):
 @pytest.mark.parametrize("name", [n for n in models.list_models() if models.info(n).num_params])
 def test_parameter_count_matches_reference(name):
   info = models.info(name)
-  model = models.create(name)
-  variables = jax.eval_shape(
-      lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, *info.input_shape)), train=False))
-  count = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(variables["params"]))
+  variables = models.abstract_variables(models.create(name), info.input_shape)
+  count = models.num_params(variables["params"])
   assert count == info.num_params, f"{name}: {count:,} != {info.num_params:,} ({info.params_source})"
   assert info.params_source, f"{name}: say where the reference count comes from"
 
@@ -67,12 +64,12 @@ def test_forward_and_train_step(name):
   assert logits.shape == (4, num_classes)
   assert np.all(np.isfinite(logits))
 
-  config = ml_collections.ConfigDict(dict(model=name, label_smoothing=0.0, weight_decay=1e-4,
-                                          weight_decay_subset="kernels"))
+  config = tasks.default_config("classification")
+  config.update(dict(model=name, weight_decay=1e-4, weight_decay_subset="kernels"))
   # Adam at 1e-3 blows up the 4096-wide dense heads of AlexNet/VGG in a few steps.
   state = state_lib.create(model, optax.adam(1e-4), rng=jax.random.PRNGKey(2),
                            input_shape=shape)
-  step = jax.jit(steps.make_train_step(config, optax.constant_schedule(1e-4)))
+  step = jax.jit(classification.train_step(config))
   batch = {"image": x, "label": labels}
   eval_loss = jax.jit(lambda v: losses.softmax_cross_entropy(
       model.apply(v, x, train=False), labels))

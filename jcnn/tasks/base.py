@@ -1,0 +1,177 @@
+"""What a task is, and the config fields every task shares.
+
+A task is one kind of training (classification, detection, ...). It gives the shared
+loop (`train.trainer.train_and_evaluate`) a `Training`: the model, the pure train
+step, the batches of any epoch and the evaluators. The loop does the rest: optimizer,
+state, progress, logs, checkpoints, resume and the guards. The eval program asks the
+same task for the model and an evaluator of a saved run.
+"""
+import abc
+import dataclasses
+from typing import Callable, Iterator, Protocol, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+from jax.sharding import Mesh
+
+from jcnn import optim, precision
+
+
+class Evaluator(Protocol):
+  """Scores evaluation variables (big_vision's shape: small, one per file).
+
+  Attributes:
+    name: the split its records carry in the metrics log (e.g. "eval").
+  """
+  name: str
+
+  def run(self, variables: dict) -> dict[str, float]:
+    """Metrics of `variables` ({"params", ["batch_stats"]}) over the evaluator's data."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Training:
+  """What a task hands the shared loop for one run.
+
+  Attributes:
+    dataset_info: what evaluating a checkpoint needs to know of the training data;
+      saved as the run's dataset info.
+    num_examples: training examples in an epoch.
+    model: the Flax module; `model.init(key, zeros([1, *input_shape]), train=False)`.
+    train_step: pure `(state, batch) -> (state, metrics)`; metrics hold a scalar
+      "loss", checked by the non-finite guard.
+    batches: `(epoch, start_batch) -> host batches` of that epoch from that batch on,
+      the same on every call (resume repeats them).
+    evaluators: run at every checkpoint; the first one's metrics choose the best.
+    progress: train metrics shown on the progress bar.
+  """
+  dataset_info: dict
+  num_examples: int
+  model: nn.Module
+  train_step: Callable
+  batches: Callable[[int, int], Iterator[dict]]
+  evaluators: Sequence[Evaluator]
+  progress: tuple[str, ...] = ("loss",)
+
+
+class Task(abc.ABC):
+  """One kind of training. Subclasses set `name`, `identity` and the abstract methods."""
+  name: str
+  # Fields that define a run: resuming a folder trained with other values is refused.
+  identity: tuple[str, ...] = ()
+
+  @abc.abstractmethod
+  def fields(self) -> ml_collections.ConfigDict:
+    """This task's own config fields with their defaults (see `common_fields`)."""
+
+  def validate(self, config: ml_collections.ConfigDict) -> None:
+    """Raises ValueError naming the first of this task's fields with a bad value."""
+
+  @abc.abstractmethod
+  def model(self, config: ml_collections.ConfigDict, dataset_info: dict) -> nn.Module:
+    """The model of a run of this task."""
+
+  def input_shape(self, dataset_info: dict) -> tuple[int, ...]:
+    """Shape of one model input, without the batch axis."""
+    return tuple(dataset_info["image_shape"])
+
+  @abc.abstractmethod
+  def training(self, config: ml_collections.ConfigDict, mesh: Mesh) -> Training:
+    """Loads the data and builds what the loop runs."""
+
+  @abc.abstractmethod
+  def evaluator(self, config: ml_collections.ConfigDict, dataset_info: dict,
+                apply_fn: Callable, mesh: Mesh, split: str) -> Evaluator:
+    """An evaluator of `split` of the run's dataset (the eval program's)."""
+
+
+def common_fields() -> ml_collections.ConfigDict:
+  """The fields of every run, with defaults; a task adds its own (`Task.fields`)."""
+  c = ml_collections.ConfigDict()
+  c.name = "run"                 # the default workdir is runs/<name>
+  c.task = "classification"      # jcnn.tasks.names()
+  # Model.
+  c.model = "lenet5"             # a jcnn.models registry name
+  c.model_kwargs = ml_collections.ConfigDict()
+  # Data.
+  c.dataset = "digits"           # digits | image_folder | any TFDS name (mnist, ...)
+  c.data_dir = ""                # TFDS manual_dir or image folder; default $JCNN_DATA_DIR/<dataset>
+  c.train_split = "train"
+  c.eval_split = "test"
+  c.train_examples = 0           # > 0: train on this many, the first of each class in turn
+  c.eval_examples = 0            # > 0: evaluate on this many, chosen the same way
+  # Optimisation.
+  c.batch_size = 128
+  c.eval_batch_size = 500
+  c.num_epochs = 10
+  c.num_train_steps = -1         # > 0 overrides num_epochs
+  c.optimizer = "adam"           # sgd | momentum | nesterov | adam | rmsprop
+  c.learning_rate = 1e-3
+  c.momentum = 0.9
+  c.schedule = "cosine"          # constant | exponential | step | cosine
+  c.decay_rate = 0.99            # exponential: factor per epoch
+  c.boundaries = ()              # step: steps at which the rate is multiplied by decay_factor
+  c.decay_factor = 0.1
+  c.warmup_epochs = 0.0          # cosine: linear warmup
+  c.weight_decay = 0.0           # L2 coefficient on 0.5 * sum(w**2)
+  c.weight_decay_subset = "kernels"  # kernels | dense | all
+  c.ema_decay = 0.0              # > 0: keep an EMA of the weights and evaluate with it
+  c.grad_clip_norm = 0.0         # > 0: clip gradients to this global norm
+  c.dtype = "float32"            # compute dtype: float32 | bfloat16 (parameters stay float32)
+  # Run.
+  c.seed = 0
+  c.num_devices = 0              # 0: all visible devices
+  c.checkpoint_every_steps = 0   # 0: once per epoch; evaluation runs at every checkpoint
+  c.keep_checkpoints = 3
+  c.best_metric = "top1"         # also keep the best checkpoint by this eval metric ("": none)
+  c.best_mode = "max"
+  c.log_every_steps = 20
+  c.max_nonfinite_steps = 20     # stop after this many consecutive non-finite steps
+  c.xla_cpu_flags = False        # XLA:CPU's YNNPACK fusions (jcnn.runtime): faster for some models
+  return c
+
+
+# Fields that define a run of any task (`Task.identity` adds the task's own).
+IDENTITY = ("task", "model", "model_kwargs", "dataset", "train_examples", "eval_examples")
+
+
+def validate_common(config: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the first common field with an impossible value."""
+  precision.compute_dtype(config.dtype)
+  checks = [
+      ("batch_size", config.batch_size > 0, "must be positive"),
+      ("eval_batch_size", config.eval_batch_size > 0, "must be positive"),
+      ("num_epochs", config.num_epochs > 0 or config.num_train_steps > 0,
+       "or num_train_steps must be positive"),
+      ("learning_rate", config.learning_rate > 0, "must be positive"),
+      ("weight_decay", config.weight_decay >= 0, "must be >= 0"),
+      ("ema_decay", 0 <= config.ema_decay < 1, "must be in [0, 1)"),
+      ("keep_checkpoints", config.keep_checkpoints > 0, "must be positive"),
+      ("log_every_steps", config.log_every_steps > 0, "must be positive"),
+      ("max_nonfinite_steps", config.max_nonfinite_steps > 0, "must be positive"),
+      ("best_mode", config.best_mode in ("max", "min"), "must be 'max' or 'min'"),
+      ("train_examples", config.train_examples >= 0, "must be >= 0 (0: all)"),
+      ("eval_examples", config.eval_examples >= 0, "must be >= 0 (0: all)"),
+      ("checkpoint_every_steps", config.checkpoint_every_steps >= 0, "must be >= 0"),
+  ]
+  for field, ok, why in checks:
+    if not ok:
+      raise ValueError(f"config.{field}={config[field]!r} {why}")
+  for field, known in (("optimizer", optim.OPTIMIZERS), ("schedule", optim.SCHEDULES)):
+    if config[field] not in known:
+      raise ValueError(f"unknown {field} {config[field]!r} (config.{field}); choose from "
+                       f"{', '.join(known)}")
+
+
+def apply_fn(config: ml_collections.ConfigDict, model: nn.Module) -> Callable:
+  """`model.apply`, computing in `config.dtype` (jcnn.precision)."""
+  return precision.apply_in(config.dtype, model.apply)
+
+
+def all_finite(tree) -> jax.Array:
+  """Whether every floating leaf of `tree` is finite, as a scalar bool."""
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+            if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)

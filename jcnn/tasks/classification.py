@@ -1,0 +1,147 @@
+"""Image classification: a registry model, cross-entropy, top-1 / top-5.
+
+The dataset info of a run records what its training split implied (image shape,
+class names, normalisation), so a checkpoint is always evaluated with the model and
+preprocessing it was trained with.
+"""
+from typing import Callable, Iterator
+
+import flax.linen as nn
+import jax
+import ml_collections
+import numpy as np
+from jax.sharding import Mesh
+
+from jcnn import data, losses, metrics, models
+from jcnn.evaluators.classification import ClassificationEvaluator
+from jcnn.state import TrainState
+from jcnn.tasks import base
+
+
+class Classification(base.Task):
+  name = "classification"
+  identity = ("resize", "pad")
+
+  def fields(self) -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.resize = 0                 # resize images to resize×resize (0: keep)
+    c.pad = 0                    # zero-pad each side (MNIST 28 -> 32 for LeNet-5: 2)
+    c.crop_padding = 0           # augmentation: pad-and-random-crop by this many pixels
+    c.flip = False               # augmentation: random horizontal flip
+    c.label_smoothing = 0.0
+    return c
+
+  def validate(self, config: ml_collections.ConfigDict) -> None:
+    models.info(config.model)
+    checks = [
+        ("label_smoothing", 0 <= config.label_smoothing < 1, "must be in [0, 1)"),
+        ("resize", config.resize >= 0, "must be >= 0 (0: keep)"),
+        ("pad", config.pad >= 0, "must be >= 0"),
+        ("crop_padding", config.crop_padding >= 0, "must be >= 0"),
+    ]
+    for field, ok, why in checks:
+      if not ok:
+        raise ValueError(f"config.{field}={config[field]!r} {why}")
+
+  def model(self, config: ml_collections.ConfigDict, dataset_info: dict) -> nn.Module:
+    return models.create(config.model, num_classes=len(dataset_info["class_names"]),
+                         **config.model_kwargs)
+
+  def training(self, config: ml_collections.ConfigDict, mesh: Mesh) -> base.Training:
+    train_split = load_split(config, config.train_split)
+    info = dataset_info(config, train_split)
+    eval_split = load_split(config, config.eval_split)
+    model = self.model(config, info)
+    evaluator = ClassificationEvaluator(
+        base.apply_fn(config, model), lambda: batches(config, eval_split, info, train=False),
+        num_classes=len(info["class_names"]), mesh=mesh)
+    return base.Training(
+        dataset_info=info, num_examples=len(train_split), model=model,
+        train_step=train_step(config),
+        batches=lambda epoch, start: batches(config, train_split, info, train=True,
+                                             epoch=epoch, start_batch=start),
+        evaluators=(evaluator,), progress=("loss", "top1"))
+
+  def evaluator(self, config: ml_collections.ConfigDict, dataset_info: dict,
+                apply_fn: Callable, mesh: Mesh, split: str) -> ClassificationEvaluator:
+    split_data = load_split(config, split)
+    if split_data.images.shape[1:] != tuple(dataset_info["image_shape"]):
+      raise ValueError(f"split {split!r} has images {split_data.images.shape[1:]}, the model "
+                       f"was trained on {tuple(dataset_info['image_shape'])}")
+    return ClassificationEvaluator(
+        apply_fn, lambda: batches(config, split_data, dataset_info, train=False),
+        num_classes=len(dataset_info["class_names"]), mesh=mesh)
+
+
+def load_split(config: ml_collections.ConfigDict, split: str) -> data.Split:
+  """Loads `split` of the config's dataset, cuts it to the configured size, resizes/pads.
+
+  `train_examples` applies to `train_split` and `eval_examples` to `eval_split` (0:
+  the whole split); cutting before the resize keeps an upsampled subset from costing
+  the whole split's memory.
+  """
+  raw = data.load(config.dataset, split, data_dir=config.data_dir or None)
+  limit = {config.train_split: config.train_examples,
+           config.eval_split: config.eval_examples}.get(split, 0)
+  if limit:
+    raw = data.balanced_subset(raw, limit)
+  return data.prepare(raw, resize=config.resize or None, pad=config.pad)
+
+
+def dataset_info(config: ml_collections.ConfigDict, train_split: data.Split) -> dict:
+  """What evaluation must know about the training data: shape, classes, statistics."""
+  if config.dataset in data.DATASET_STATS:
+    mean, std = data.DATASET_STATS[config.dataset]
+  else:
+    mean, std = data.channel_stats(train_split)
+  return {"image_shape": list(train_split.images.shape[1:]),
+          "class_names": list(train_split.class_names),
+          "mean": np.atleast_1d(mean).tolist(), "std": np.atleast_1d(std).tolist()}
+
+
+def batches(config: ml_collections.ConfigDict, split: data.Split, info: dict, *,
+            train: bool, epoch: int = 0, start_batch: int = 0) -> Iterator[dict]:
+  """Batches of `split` as the config asks: augmented and shuffled when training."""
+  return data.batches(
+      split, config.batch_size if train else config.eval_batch_size, train=train,
+      seed=config.seed, epoch=epoch, start_batch=start_batch,
+      crop_padding=config.crop_padding if train else 0, flip=config.flip and train,
+      mean=np.asarray(info["mean"], np.float32), std=np.asarray(info["std"], np.float32))
+
+
+def train_step(config: ml_collections.ConfigDict) -> Callable:
+  """Returns `train_step(state, batch) -> (state, metrics)` for a classifier.
+
+  The loss is cross-entropy (with optional label smoothing), plus each auxiliary
+  classifier's cross-entropy times the model's `aux_loss_weight` (GoogLeNet: 0.3), plus
+  `weight_decay * l2_penalty(params, weight_decay_subset)`. Dropout draws from the
+  state's key folded with the step number.
+  """
+  aux_weight = models.info(config.model).aux_loss_weight
+
+  def loss_fn(params, state: TrainState, batch):
+    variables = {"params": params}
+    mutable = []
+    if state.batch_stats:
+      variables["batch_stats"] = state.batch_stats
+      mutable = ["batch_stats"]
+    outputs, updates = state.apply_fn(variables, batch["image"], train=True,
+                                      rngs={"dropout": state.step_rng()}, mutable=mutable)
+    logits, aux_logits = models.unpack_outputs(outputs)
+    cross_entropy = lambda z: losses.softmax_cross_entropy(
+        z, batch["label"], label_smoothing=config.label_smoothing)
+    ce = cross_entropy(logits)
+    loss = ce + sum(aux_weight * cross_entropy(z) for z in aux_logits)
+    if config.weight_decay:
+      loss += config.weight_decay * losses.l2_penalty(params, config.weight_decay_subset)
+    return loss, (ce, logits, updates)
+
+  def step(state: TrainState, batch: dict):
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    (loss, (ce, logits, updates)), grads = grad_fn(state.params, state, batch)
+    new_state = state.apply_gradients(
+        grads=grads, batch_stats=updates.get("batch_stats", state.batch_stats))
+    return new_state, {"loss": ce, "total_loss": loss,
+                       "top1": metrics.topk_accuracy(logits, batch["label"], k=1)}
+
+  return step
