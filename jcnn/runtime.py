@@ -9,21 +9,19 @@ import ctypes
 import os
 import platform
 import pathlib
-import re
 
 # XLA:CPU hands convolutions, dots, element-wise chains and reductions to YNNPACK.
 # Measured on a 2-core AMD EPYC (benchmarks/README.md): ResNet-20's train step 1.13-1.2x
 # faster (the transposes before its weight-gradient convolutions shrink; 1.1x still
-# with oneDNN's convolutions and batch norm, jcnn.nn.onednn), but AlexNet
-# 20 % and MobileNet, ResNet-18 and Inception-v2 5-8 % slower end to end. So they are
-# on only for the models where they were measured faster (the CIFAR ResNets share
-# ResNet-20's blocks), unless JCNN_XLA_CPU_FLAGS=1 / 0 says otherwise. Results equal
-# the default path (tests/jcnn/test_runtime.py).
+# with oneDNN's convolutions and batch norm, jcnn.kernels), but AlexNet 20 % and
+# MobileNet, ResNet-18 and Inception-v2 5-8 % slower end to end. So they are off
+# unless the program asks for them (`configure(cpu_flags=True)`, from a config's
+# `xla_cpu_flags`: the ResNet-20 CIFAR configs) or JCNN_XLA_CPU_FLAGS=1 / 0 says
+# otherwise. Results equal the default path (tests/jcnn/test_runtime.py).
 CPU_XLA_FLAGS = (
     "--xla_cpu_experimental_ynn_fusion_type="
     "individual_convolution,individual_dot,eltwise,reduce,dot",
 )
-CPU_FLAGS_FASTER_FOR = re.compile(r"(resnet|plain)(20|32|44|56|110|1202)$")
 # Compilations faster than this are not worth a disk entry.
 _MIN_COMPILE_S = 0.2
 
@@ -69,17 +67,16 @@ def add_xla_flags(flags: tuple[str, ...], env: dict = os.environ) -> str:
   return env["XLA_FLAGS"]
 
 
-def configure(*, model: str | None = None, cpu_flags: bool | None = None,
+def configure(*, cpu_flags: bool = False,
               compile_cache: str | os.PathLike | None = "default",
               keep_memory: bool = True) -> bool:
   """Sets up XLA flags, the persistent compilation cache and malloc for this process.
 
   Args:
-    model: the registry name of the model this process trains or runs; the XLA:CPU
-      flags go on where they were measured faster for it (`CPU_FLAGS_FASTER_FOR`).
-    cpu_flags: True / False forces `CPU_XLA_FLAGS` on / off (they only change how
-      XLA:CPU compiles; other backends ignore them). JCNN_XLA_CPU_FLAGS=1 / 0 in the
-      environment overrides both.
+    cpu_flags: whether to add `CPU_XLA_FLAGS`: True where they were measured faster
+      for the model this process runs (a config's `xla_cpu_flags`). They only change
+      how XLA:CPU compiles; other backends ignore them. JCNN_XLA_CPU_FLAGS=1 / 0 in
+      the environment overrides the argument.
     compile_cache: folder of the compilation cache ("default": `default_cache_dir()`;
       None: no cache). A second start of the same run loads its programs from there.
     keep_memory: `keep_freed_memory()`, so each step reuses the last one's memory.
@@ -90,8 +87,6 @@ def configure(*, model: str | None = None, cpu_flags: bool | None = None,
   """
   from jax._src import xla_bridge
   import jax
-  if cpu_flags is None:
-    cpu_flags = bool(model and CPU_FLAGS_FASTER_FOR.match(model))
   env = os.environ.get("JCNN_XLA_CPU_FLAGS")
   if env in ("0", "1"):
     cpu_flags = env == "1"
@@ -139,3 +134,19 @@ class CompileTimer:
 
   def __exit__(self, *exc) -> None:
     CompileTimer._active.remove(self)
+
+
+def quiet(verbose: bool = False) -> None:
+  """Keeps a program's output to jcnn's own lines: no TensorFlow banners, no orbax INFO.
+
+  TensorFlow only writes TensorBoard summaries and reads TFDS here; its start-up
+  banners (and its own oneDNN rewrites, which jcnn's kernels do not use) are off.
+  absl logging (orbax reports every save, and that a read-only manager cannot save)
+  shows errors only, unless `verbose` (the user passed --verbosity).
+  Call before anything imports TensorFlow.
+  """
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+  os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+  if not verbose:
+    from absl import logging
+    logging.set_verbosity(logging.ERROR)

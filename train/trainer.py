@@ -13,6 +13,7 @@ and the evaluators; this loop adds what every run needs:
 """
 import contextlib
 import signal
+import sys
 import threading
 import time
 
@@ -157,7 +158,7 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
       values = evaluator.run(state.eval_variables())
       run.log(step, evaluator.name, values)
       bar.write(f"step {step}: {evaluator.name} " + "  ".join(
-          f"{k} {v:.4f}" for k, v in values.items() if isinstance(v, float)))
+          f"{k} {v:.4f}" for k, v in values.items() if isinstance(v, float)), file=sys.stderr)
       results = values if results is None else results
     return results
 
@@ -173,7 +174,7 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
     elif not _all_finite_values(results):
       why_not = "its evaluation is not finite"
     if why_not:
-      bar.write(f"step {step}: not checkpointed: {why_not}")
+      bar.write(f"step {step}: not checkpointed: {why_not}", file=sys.stderr)
       return
     run.save(state, {k: v for k, v in results.items() if isinstance(v, float)})
 
@@ -181,8 +182,8 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
   step = start_step
   bar = tqdm.tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
                   desc=config.name, mininterval=0.5)
+  log = _TrainLog(run, bar, config.batch_size, training.progress)
   with bar, _StopSignals() as stop:
-    window_start, window_steps, skipped_logged = time.perf_counter(), 0, 0
     previous_guard = None
     while step < total_steps:
       epoch, start_batch = divmod(step, steps_per_epoch)
@@ -193,33 +194,18 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
           state, step_metrics, guard = train_step(state, batch, guard)
         step += 1
         bar.update(1)
-        if step == start_step + 1:  # the first call compiles (or loads from the cache)
-          jax.block_until_ready(step_metrics)
-          run.log(step, "compile", {"first_step_s": time.perf_counter() - window_start,
-                                    "compile_s": compile_timer.seconds})
-          window_start = time.perf_counter()
-        else:
-          window_steps += 1
+        log.stepped(step, step == start_step + 1, compile_timer, step_metrics)
         # Read one step late, so the host never waits for the step it just started.
         if previous_guard is not None:
-          _check_nonfinite(previous_guard, step - 1, config, run)
+          _check_nonfinite(previous_guard, step - 1, config, run, log, step_metrics)
         previous_guard = guard
         if step % config.log_every_steps == 0 or step == total_steps:
-          values = {k: float(v) for k, v in jax.device_get(step_metrics).items()}
-          skipped = int(guard["skipped"])
-          values["skipped_steps"] = skipped - skipped_logged
-          skipped_logged = skipped
-          elapsed = time.perf_counter() - window_start
-          values["img_per_s"] = window_steps * config.batch_size / elapsed
-          window_start, window_steps = time.perf_counter(), 0
-          run.log(step, "train", values)
-          bar.set_postfix({**{k: f"{values[k]:.3f}" for k in training.progress},
-                           "img_s": f"{values['img_per_s']:.0f}"})
+          log.train(step, step_metrics, guard)
         if step % checkpoint_every == 0 or step == total_steps:
-          _check_nonfinite(guard, step, config, run)
+          _check_nonfinite(guard, step, config, run, log, step_metrics)
           results = evaluate(step)
           checkpoint(step, results)
-          window_start, window_steps = time.perf_counter(), 0
+          log.restart_window()
         if stop.signum is not None:
           if step not in run.steps():
             run.save(state)
@@ -231,10 +217,45 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
   return {**results, "step": step}
 
 
-def _check_nonfinite(guard, step: int, config: ml_collections.ConfigDict,
-                     run: runs.Run) -> None:
+class _TrainLog:
+  """The train records: metrics, images per second of the window, steps skipped."""
+
+  def __init__(self, run: runs.Run, bar: tqdm.tqdm, batch_size: int, progress: tuple):
+    self._run, self._bar, self._batch_size, self._progress = run, bar, batch_size, progress
+    self._skipped = 0
+    self.restart_window()
+
+  def restart_window(self) -> None:
+    self._start, self._steps = time.perf_counter(), 0
+
+  def stepped(self, step: int, first: bool, compile_timer, metrics) -> None:
+    """Counts a step; the first of a process compiles (or loads from the cache)."""
+    if not first:
+      self._steps += 1
+      return
+    jax.block_until_ready(metrics)
+    self._run.log(step, "compile", {"first_step_s": time.perf_counter() - self._start,
+                                    "compile_s": compile_timer.seconds})
+    self.restart_window()
+
+  def train(self, step: int, metrics, guard) -> None:
+    values = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    skipped = int(guard["skipped"])
+    values["skipped_steps"] = skipped - self._skipped
+    self._skipped = skipped
+    values["img_per_s"] = self._steps * self._batch_size / (time.perf_counter() - self._start)
+    self.restart_window()
+    self._run.log(step, "train", values)
+    self._bar.set_postfix({**{k: f"{values[k]:.3f}" for k in self._progress},
+                           "img_s": f"{values['img_per_s']:.0f}"})
+
+
+def _check_nonfinite(guard, step: int, config: ml_collections.ConfigDict, run: runs.Run,
+                     log: _TrainLog, metrics) -> None:
+  """Raises NonFiniteError once `guard` counts max_nonfinite_steps in a row."""
   consecutive = int(guard["consecutive"])
   if consecutive >= config.max_nonfinite_steps:
+    log.train(step, metrics, guard)  # the skipped steps since the last record
     kept = run.steps()
     last = f"the last checkpoint, step {kept[-1]}, is kept" if kept else "no checkpoint was saved"
     raise NonFiniteError(
