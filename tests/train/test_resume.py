@@ -1,4 +1,5 @@
-"""A run killed with SIGKILL and started again ends exactly where an uninterrupted one does."""
+"""A run killed (SIGKILL) or preempted (SIGTERM) and started again ends exactly where an
+uninterrupted one does; a second writer on a run in use is refused."""
 import signal
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import time
 import jax
 import numpy as np
 import optax
+import pytest
 
 from jcnn import checkpoint, models
 from jcnn import state as state_lib
@@ -29,28 +31,76 @@ def _final_variables(workdir):
   return step, raw["params"], ema["params"]
 
 
-def test_sigkill_then_restart_equals_uninterrupted_run(tmp_path):
-  straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-  done = run_program("train", f"--workdir={straight}", *ARGS)
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+  """The uninterrupted run's final (step, params, EMA params)."""
+  workdir = tmp_path_factory.mktemp("straight")
+  done = run_program("train", f"--workdir={workdir}", *ARGS)
   assert done.returncode == 0, done.stderr[-2000:]
+  return _final_variables(workdir)
 
-  command = [sys.executable, "-m", "train", f"--workdir={resumed}", *ARGS]
-  victim = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-  deadline = time.monotonic() + 240
-  while not (resumed / "checkpoints" / "45").is_dir():
-    assert victim.poll() is None and time.monotonic() < deadline, "run ended before the kill"
+
+def _start(workdir, *args, stderr=subprocess.DEVNULL):
+  return subprocess.Popen([sys.executable, "-m", "train", f"--workdir={workdir}", *args],
+                          cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+
+
+def _wait_for(path, victim, seconds=240):
+  deadline = time.monotonic() + seconds
+  while not path.exists():
+    assert victim.poll() is None and time.monotonic() < deadline, "run ended before the signal"
     time.sleep(0.01)
+
+
+def _assert_bitwise_equal(straight, resumed):
+  step_a, params_a, ema_a = straight
+  step_b, params_b, ema_b = _final_variables(resumed)
+  assert step_a == step_b == FINAL_STEP
+  for a, b in zip(jax.tree.leaves((params_a, ema_a)), jax.tree.leaves((params_b, ema_b))):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # bitwise
+
+
+def test_sigkill_then_restart_equals_uninterrupted_run(straight, tmp_path):
+  resumed = tmp_path / "resumed"
+  victim = _start(resumed, *ARGS)
+  _wait_for(resumed / "checkpoints" / "45", victim)
   victim.send_signal(signal.SIGKILL)
   assert victim.wait() == -signal.SIGKILL
   killed_at = checkpoint.all_steps(resumed)
   assert max(killed_at) < FINAL_STEP, f"the kill came too late: {killed_at}"
 
+  again = run_program("train", f"--workdir={resumed}", *ARGS)  # the lock died with it
+  assert again.returncode == 0, again.stderr[-2000:]
+  _assert_bitwise_equal(straight, resumed)
+
+
+def test_sigterm_checkpoints_the_current_step_then_resume_equals_uninterrupted_run(
+    straight, tmp_path):
+  resumed = tmp_path / "resumed"
+  victim = _start(resumed, *ARGS, stderr=subprocess.PIPE)
+  _wait_for(resumed / "checkpoints" / "45", victim)
+  victim.send_signal(signal.SIGTERM)
+  _, err = victim.communicate(timeout=120)
+  assert victim.returncode == 143, err[-2000:]
+  [line] = [l for l in err.splitlines() if l.startswith("stopped by SIGTERM at step ")]
+  stopped_at = int(line.split()[5].rstrip(";"))
+  assert 45 <= stopped_at < FINAL_STEP
+  assert checkpoint.all_steps(resumed)[-1] == stopped_at  # saved at the step it stopped
   again = run_program("train", f"--workdir={resumed}", *ARGS)
   assert again.returncode == 0, again.stderr[-2000:]
+  _assert_bitwise_equal(straight, resumed)
 
-  step_a, params_a, ema_a = _final_variables(straight)
-  step_b, params_b, ema_b = _final_variables(resumed)
-  assert step_a == step_b == FINAL_STEP
-  for a, b in zip(jax.tree.leaves((params_a, ema_a)), jax.tree.leaves((params_b, ema_b))):
-    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # bitwise
+
+def test_a_second_writer_exits_at_once_naming_the_first(tmp_path):
+  workdir = tmp_path / "busy"
+  first = _start(workdir, "--config.num_epochs=1000", stderr=subprocess.PIPE)
+  _wait_for(workdir / "metrics.jsonl", first)  # training, so the lock is held
+  second = run_program("train", f"--workdir={workdir}", "--config.num_epochs=1000")
+  assert first.poll() is None
+  assert second.returncode == 2, second.stderr[-2000:]
+  [line] = [l for l in second.stderr.splitlines() if l.startswith("error: ")]
+  assert f"is in use by pid {first.pid} on " in line
+  first.send_signal(signal.SIGINT)  # Ctrl-C: checkpoint, then exit 130
+  _, err = first.communicate(timeout=120)
+  assert first.returncode == 130, err[-2000:]
+  assert checkpoint.all_steps(workdir)
