@@ -1,12 +1,12 @@
 """Where a compiled train step's time goes on the CPU, by kind of work.
 
     python benchmarks/profile_step.py --model resnet20 --batch 128
-    JCNN_XLA_CPU_FLAGS=0 python benchmarks/profile_step.py ...   # XLA's default CPU path
+    JCNN_KERNELS=xla JCNN_XLA_CPU_FLAGS=0 python benchmarks/profile_step.py ...  # XLA alone
 
 Profiles a few steps with the JAX profiler (XLA:CPU traces each thunk), reads which HLO
 instruction each thunk ran, and sorts the instructions into: convolution forward /
 input-gradient / weight-gradient, convolutions run as banded GEMMs
-(jcnn.nn.banded_conv, forward and backward), layout transposes, batch norm, dense
+(jcnn.kernels.banded, forward and backward), layout transposes, batch norm, dense
 layers, optimizer, and element-wise/other. Prints one JSON line per category (thread-ms per
 step summed over the CPU threads, share of the total) and a Markdown table.
 """
@@ -27,13 +27,15 @@ runtime.add_xla_flags(("--xla_cpu_enable_xprof_traceme=true",))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-import ml_collections  # noqa: E402
 import optax  # noqa: E402
 from jax._src.lib import _profile_data  # noqa: E402
 
 from jcnn import models, parallel, precision  # noqa: E402
 from jcnn import state as state_lib  # noqa: E402
-from train import steps  # noqa: E402
+from benchmarks.train_step import cifar_resnet  # noqa: E402
+from jcnn import tasks  # noqa: E402
+from jcnn.tasks import classification  # noqa: E402
+from train import trainer  # noqa: E402
 
 CATEGORIES = ("conv forward", "conv input-gradient", "conv weight-gradient",
               "conv as banded GEMMs", "layout transposes", "batch norm", "dense layers", "optimizer",
@@ -75,7 +77,7 @@ def classify(line: str, comps: dict, entry: dict, kernel_shapes: set,
   shape = _SHAPE.match(line)
   dims = tuple(sorted(int(d) for d in shape.group(1).split(",") if d)) if shape else ()
   onednn = re.search(r'custom_call_target="JcnnConv(\w+)"', line)
-  if onednn:  # jcnn.nn.onednn
+  if onednn:  # jcnn.kernels.onednn
     return {"Forward": "conv forward", "InputGrad": "conv input-gradient",
             "KernelGrad": "conv weight-gradient"}[onednn.group(1)]
   if " convolution(" in text:
@@ -113,7 +115,8 @@ def main(argv=None):
   p.add_argument("--top", type=int, default=0,
                  help="also list the N costliest HLO instructions (to stderr)")
   args = p.parse_args(argv)
-  runtime.configure(model=args.model, compile_cache=None)  # before anything compiles
+  # Before anything compiles; the XLA:CPU flags as benchmarks/train_step.py sets them.
+  runtime.configure(cpu_flags=cifar_resnet(args.model), compile_cache=None)
 
   h, w, c = models.info(args.model).input_shape
   model = models.create(args.model, num_classes=10)
@@ -125,10 +128,11 @@ def main(argv=None):
       state_lib.create(model, optax.sgd(0.01, momentum=0.9), rng=key, input_shape=(h, w, c),
                        apply_fn=precision.apply_in(args.dtype, model.apply)),
       parallel.replicated(mesh))
-  config = ml_collections.ConfigDict(dict(model=args.model, label_smoothing=0.0,
-                                          weight_decay=5e-4, weight_decay_subset="kernels"))
-  compiled = steps.jit_train_step(steps.make_train_step(config, optax.constant_schedule(0.01)),
-                                  mesh).lower(state, batch).compile()
+  config = tasks.default_config("classification")
+  config.update(dict(model=args.model, weight_decay=5e-4, weight_decay_subset="kernels"))
+  compiled = trainer.jit_train_step(trainer.guarded_step(
+      classification.train_step(config), optax.constant_schedule(0.01)), mesh).lower(
+          state, batch, trainer.new_guard(mesh)).compile()
   kernels = [(path, k) for path, k in jax.tree_util.tree_leaves_with_path(state.params)
              if k.ndim == 4]
   kernel_shapes = {tuple(sorted(k.shape)) for _, k in kernels}

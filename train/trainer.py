@@ -11,7 +11,7 @@ and the evaluators; this loop adds what every run needs:
 - preemption: SIGTERM or SIGINT saves a checkpoint at the current step, then raises
   `Preempted`; running the same command again resumes there.
 """
-import contextlib
+import math
 import signal
 import sys
 import threading
@@ -102,8 +102,7 @@ class _StopSignals:
 
 
 def _all_finite_values(values: dict) -> bool:
-  return all(v == v and abs(v) != float("inf") for v in values.values()
-             if isinstance(v, float))
+  return all(math.isfinite(v) for v in values.values() if isinstance(v, float))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -136,14 +135,13 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
                  else config.num_epochs * steps_per_epoch)
   checkpoint_every = config.checkpoint_every_steps or steps_per_epoch
   schedule = optim.make_schedule(config, steps_per_epoch, total_steps)
-  replicated = parallel.replicated(mesh)
   state = jax.device_put(
       state_lib.create(training.model, optim.make_optimizer(config, schedule),
                        rng=jax.random.PRNGKey(config.seed),
                        input_shape=task.input_shape(training.dataset_info),
                        ema_decay=config.ema_decay,
                        apply_fn=tasks.apply_fn(config, training.model)),
-      replicated)
+      parallel.replicated(mesh))
   state = run.resume(state)
   start_step = int(jax.device_get(state.step))
   run.truncate_log(start_step)

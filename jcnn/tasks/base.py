@@ -43,7 +43,9 @@ class Training:
     train_step: pure `(state, batch) -> (state, metrics)`; metrics hold a scalar
       "loss", checked by the non-finite guard.
     batches: `(epoch, start_batch) -> host batches` of that epoch from that batch on,
-      the same on every call (resume repeats them).
+      the same on every call (resume repeats them). Each batch is a dict of arrays
+      with a leading batch axis, split over the mesh; variable-length things (boxes
+      per image) are padded to a fixed count with a mask, so every step has one shape.
     evaluators: run at every checkpoint; the first one's metrics choose the best.
     progress: train metrics shown on the progress bar.
   """

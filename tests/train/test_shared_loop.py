@@ -1,6 +1,5 @@
 """The shared loop with a second task, and its non-finite guard."""
 import json
-import shutil
 
 import jax
 import numpy as np
