@@ -6,11 +6,11 @@ For the convolution layers of LeNet-5 (and LeNet-5 1998, the same shapes), the T
 MNIST tutorial network, ResNet-20, MobileNet's last 1×1 on CIFAR and three shapes
 near the rule's edges, times the training work of one layer
 (forward, plus the kernel gradient and, past the first layer, the input gradient)
-three ways — XLA's convolution, `jcnn.nn.banded_conv`, `jcnn.nn.onednn` — and prints
-one JSON line per layer with the path `jcnn.nn.conv2d` takes by default, then a
-Markdown table. The chosen path should be the fastest, or close to it, on every row.
+three ways — each of `jcnn.kernels`' implementations, forced with `kernels.use` — and
+prints one JSON line per layer with the one `jcnn.nn.conv2d` takes by default ("auto"),
+then a Markdown table. The chosen path should be the fastest, or close to it, on every row.
 XLA's side runs with XLA:CPU's default flags; JCNN_XLA_CPU_FLAGS=1 adds jcnn's
-(jcnn/runtime.py), as `python -m train` does for the CIFAR ResNets.
+(jcnn/runtime.py), as `python -m train` does where a config sets `xla_cpu_flags`.
 """
 import argparse
 import json
@@ -26,11 +26,10 @@ from jcnn import runtime  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from jcnn import nn  # noqa: E402
-from jcnn.nn import onednn  # noqa: E402
+from jcnn import kernels, nn  # noqa: E402
+from jcnn.nn.padding import explicit_padding, to_pair  # noqa: E402
 
-PATHS = {"xla": dict(gemm=False, onednn=False), "gemm": dict(gemm=True),
-         "onednn": dict(onednn=True)}
+PATHS = ("xla", "banded", "onednn")
 
 # name: (input [h, w, c] without batch, kernel [kh, kw, in, out], stride, padding,
 #        whether the layer needs its input gradient (not a first layer))
@@ -68,21 +67,21 @@ def measure(name: str, batch: int, seconds: float) -> dict:
   keys = jax.random.split(jax.random.PRNGKey(0), 3)
   x = jax.random.normal(keys[0], (batch, *in_shape))
   kernel = jax.random.normal(keys[1], kernel_shape)
-  conv = lambda x, kernel, **path: nn.conv2d(x, kernel, stride=stride, padding=padding,
-                                             **path)
-  weights = jax.random.normal(keys[2], conv(x, kernel, **PATHS["xla"]).shape)
+  conv = lambda x, kernel: nn.conv2d(x, kernel, stride=stride, padding=padding)
+  weights = jax.random.normal(keys[2], jax.eval_shape(conv, x, kernel).shape)
   row = {"layer": name, "batch": batch}
-  for path, options in PATHS.items():
-    if path == "onednn" and not onednn.available():
+  for path in PATHS:
+    if path == "onednn" and not kernels.onednn.available():
       continue
-    def loss(x, kernel, options=options):
-      return jnp.sum(conv(x, kernel, **options) * weights)
+    def loss(x, kernel):
+      return jnp.sum(conv(x, kernel) * weights)
     step = jax.jit(jax.grad(loss, argnums=(0, 1) if input_grad else 1))
-    row[f"{path}_ms"] = round(min(_median_ms(step, x, kernel, seconds=seconds)
-                                  for _ in range(2)), 3)
-  jaxpr = str(jax.make_jaxpr(conv)(x, kernel))
-  row["chosen"] = ("onednn" if "ffi_call" in jaxpr else "gemm" if "dot_general" in jaxpr
-                   else "xla")
+    with kernels.use(path):  # where `step` is traced
+      row[f"{path}_ms"] = round(min(_median_ms(step, x, kernel, seconds=seconds)
+                                    for _ in range(2)), 3)
+  strides = to_pair(stride, "stride")
+  pads = explicit_padding(padding, in_shape[:2], kernel_shape, strides, (1, 1))
+  row["chosen"] = kernels.conv_implementation(x, kernel, strides, pads, (1, 1), 1)
   row["fastest"] = min((p for p in PATHS if f"{p}_ms" in row), key=lambda p: row[f"{p}_ms"])
   return row
 
@@ -103,7 +102,7 @@ def main(argv=None):
   print("\n| layer | XLA conv (ms) | banded GEMM (ms) | oneDNN (ms) | chosen | fastest |\n"
         "| --- | ---: | ---: | ---: | --- | --- |")
   for r in rows:
-    print(f"| {r['layer']} | {r['xla_ms']} | {r['gemm_ms']} | {r.get('onednn_ms', '–')} | "
+    print(f"| {r['layer']} | {r['xla_ms']} | {r['banded_ms']} | {r.get('onednn_ms', '–')} | "
           f"{r['chosen']} | {r['fastest']} |")
 
 

@@ -7,8 +7,9 @@ Prints one JSON line: model, mode, batch, dtype, img_per_s (batch / median step 
 step_ms (median), compile_s, steps, peak_rss_mb, device. The train step is the real one
 of `python -m train` (cross-entropy + L2 5e-4 + SGD momentum 0.9, as the PyTorch
 baseline in ../shared/baselines/torch_cnn_speed.py), with the state donated, and the
-same process settings (jcnn.runtime: XLA:CPU flags where they help the model;
-JCNN_XLA_CPU_FLAGS=1 / 0 forces them). --dtype bfloat16 computes in bfloat16 with float32 parameters (jcnn.precision).
+same process settings (jcnn.runtime: XLA:CPU flags for the CIFAR ResNets, where they
+were measured faster, as their train configs' `xla_cpu_flags`; JCNN_XLA_CPU_FLAGS=1 / 0
+forces them). --dtype bfloat16 computes in bfloat16 with float32 parameters (jcnn.precision).
 """
 import argparse
 import json
@@ -24,12 +25,19 @@ from jcnn import runtime  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-import ml_collections  # noqa: E402
 import optax  # noqa: E402
 
-from jcnn import evaluation, models, parallel, precision  # noqa: E402
+from jcnn import evaluators, models, parallel, precision, tasks  # noqa: E402
 from jcnn import state as state_lib  # noqa: E402
-from train import steps  # noqa: E402
+from jcnn.evaluators import classification as classification_eval  # noqa: E402
+from jcnn.tasks import classification  # noqa: E402
+from train import trainer  # noqa: E402
+
+
+def cifar_resnet(model: str) -> bool:
+  """Whether `model` is one of the CIFAR ResNets, which the XLA:CPU flags speed up."""
+  return (model.startswith(("resnet", "plain"))
+          and models.info(model).input_shape == (32, 32, 3))
 
 
 def _parse(argv):
@@ -52,8 +60,8 @@ def _parse(argv):
 def main(argv=None):
   args = _parse(argv)
   # Before anything compiles, as in `python -m train`; no cache, so compile_s is honest.
-  runtime.configure(model=args.model, compile_cache=None)
   info = models.info(args.model)
+  runtime.configure(cpu_flags=cifar_resnet(args.model), compile_cache=None)
   h, w, c = info.input_shape
   if args.input_size:
     h = w = args.input_size
@@ -71,20 +79,22 @@ def main(argv=None):
       parallel.replicated(mesh))
 
   if args.mode == "train":
-    config = ml_collections.ConfigDict(dict(model=args.model, label_smoothing=0.0,
-                                            weight_decay=5e-4, weight_decay_subset="kernels"))
-    step_fn = steps.jit_train_step(steps.make_train_step(config, optax.constant_schedule(0.01)),
-                                   mesh)
+    # The step `python -m train` runs: the task's, inside the loop's non-finite guard.
+    config = tasks.default_config("classification")
+    config.update(dict(model=args.model, weight_decay=5e-4, weight_decay_subset="kernels"))
+    step_fn = trainer.jit_train_step(trainer.guarded_step(
+        classification.train_step(config), optax.constant_schedule(0.01)), mesh)
+    guard = trainer.new_guard(mesh)
     start = time.perf_counter()
-    compiled = step_fn.lower(state, batch).compile()
+    compiled = step_fn.lower(state, batch, guard).compile()
     compile_s = time.perf_counter() - start
 
     def run_once(state):
-      state, metrics = compiled(state, batch)
+      state, metrics, _ = compiled(state, batch, guard)
       jax.block_until_ready(metrics["loss"])
       return state
   else:
-    step_fn = evaluation.jit_eval_step(evaluation.make_eval_step(apply, 10), mesh)
+    step_fn = evaluators.jit_sums(classification_eval.sums_step(apply, 10), mesh)
     variables = state.eval_variables()
     start = time.perf_counter()
     compiled = step_fn.lower(variables, batch).compile()
@@ -120,7 +130,7 @@ def _forward_macs(model, input_shape) -> int:
   """Multiply-accumulates of one image's forward pass, counted on the jaxpr."""
   from jcnn import analysis
   x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
-  variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), x)
+  variables = models.abstract_variables(model, input_shape)
   return analysis.cost(lambda v, x: model.apply(v, x, train=False), x, variables=variables,
                        compare_xla=False, backprop=False).macs
 

@@ -8,7 +8,7 @@ import pathlib
 
 import pytest
 
-# `pytest -n 2` runs two workers on two cores. oneDNN's OpenMP teams (jcnn.nn.onednn)
+# `pytest -n 2` runs two workers on two cores. oneDNN's OpenMP teams (jcnn.kernels)
 # assume the cores are theirs; two teams of two threads on two cores wait on each
 # other's preempted threads at every barrier, and a step of many small convolutions
 # slows a hundredfold. One thread per worker keeps the cores shared out. Set before

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 from jax.extend import core
 
-from jcnn.nn import lowering
+from jcnn import kernels
 
 # Call-like primitives and the parameter holding the jaxpr they call: inlined.
 _CALLS = {
@@ -187,7 +187,7 @@ def trace(fn: Callable, *args) -> Graph:
   they run as on the CPU), so the analyses read their geometry. The fresh function keeps JAX from
   reusing a trace of `fn` made outside that context.
   """
-  with lowering.xla_ops():
+  with kernels.use("xla"):
     return flatten(jax.make_jaxpr(lambda *a: fn(*a))(*args))
 
 

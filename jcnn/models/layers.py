@@ -14,8 +14,8 @@ class Conv(nn.Module):
 
   Same fields, parameters ("kernel" [kh, kw, in / groups, features], "bias") and
   initialisers as Flax's, so checkpoints and parameter counts do not change; the
-  computation goes through `jcnn.nn.conv2d`, which trains thin layers through
-  matrix products on the CPU (`jcnn.nn.banded_conv`).
+  computation goes through `jcnn.nn.conv2d`, run on the CPU through oneDNN or as
+  matrix products (`jcnn.kernels`).
   """
   features: int
   kernel_size: int | Sequence[int]
@@ -48,7 +48,7 @@ class BatchNorm(nn.Module):
   Same fields (the ones the zoo uses), parameters ("scale", "bias"), running
   statistics ("batch_stats": "mean", "var"), initialisers and output dtype as Flax's,
   so checkpoints do not change; training on the CPU in float32 goes through oneDNN
-  (`jcnn.nn.onednn`), one pass over the activations each way.
+  (`jcnn.kernels`), one pass over the activations each way.
   """
   use_running_average: bool | None = None
   momentum: float = 0.99

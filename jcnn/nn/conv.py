@@ -1,23 +1,18 @@
 """2-D convolution on NHWC inputs with HWIO kernels, grouped and depthwise."""
 import jax
-from jax import lax
 
-from jcnn.nn import banded_conv, lowering
-from jcnn.nn import onednn as _onednn
+from jcnn import kernels
 from jcnn.nn.padding import Padding, check_nhwc, explicit_padding, to_pair
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
            stride: int | tuple[int, int] = 1, padding: Padding = "SAME",
-           dilation: int | tuple[int, int] = 1, groups: int = 1,
-           gemm: bool | None = None, onednn: bool | None = None) -> jax.Array:
+           dilation: int | tuple[int, int] = 1, groups: int = 1) -> jax.Array:
   """Convolves `x` with `kernel`, as `lax.conv_general_dilated` with our layouts.
 
-  On the CPU, where XLA's own convolution is several times slower, float32
-  convolutions run as oneDNN's (`jcnn.nn.onednn`), except kernels as wide as their
-  input, which are dense layers and run as matrix products (`jcnn.nn.banded_conv`,
-  which also takes thin layers where oneDNN is not available); the values are the
-  same to 1e-5, gradients included.
+  `jcnn.kernels` runs it: on the CPU, where XLA's own convolution is several times
+  slower, through oneDNN or as matrix products; the values are the same to 1e-5,
+  gradients included.
 
   Args:
     x: [batch, height, width, in_channels].
@@ -28,10 +23,6 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
     dilation: kernel (atrous) dilation, int or (dilation_h, dilation_w).
     groups: splits input and output channels into this many independent
       convolutions (AlexNet's two-GPU layers use 2; depthwise uses in_channels).
-    gemm: True / False forces the banded-GEMM path on / off; None (the default)
-      takes it where `banded_conv.gemm_is_faster` says it was measured faster.
-    onednn: the same for the oneDNN path (`jcnn.nn.onednn.conv_is_faster`).
-      Inside `jcnn.nn.lowering.xla_ops()` neither is taken.
 
   Returns:
     [batch, out_height, out_width, out_channels].
@@ -53,29 +44,7 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,
                      f"for input {x.shape}, got {kernel.shape[2]}")
   stride, dilation = to_pair(stride, "stride"), to_pair(dilation, "dilation")
   pads = explicit_padding(padding, x.shape[1:3], kernel.shape, stride, dilation)
-  if lowering.xla_ops_only():
-    gemm = onednn = False
-  onednn_usable = (not gemm and onednn is not False
-                   and _onednn.conv_is_faster(groups, x.dtype, kernel.dtype))
-  if gemm is None:
-    gemm = (not onednn and banded_conv.gemm_is_faster(
-        x.shape, kernel.shape, stride, pads, dilation, groups, against_onednn=onednn_usable))
-  if onednn is None:
-    onednn = not gemm and onednn_usable
-  if gemm and onednn:
-    raise ValueError("conv2d takes one path: gemm=True and onednn=True were both given")
-  if (gemm or onednn) and groups != 1:
-    path = "banded-GEMM" if gemm else "oneDNN"
-    raise ValueError(f"the {path} path takes groups=1 only, got groups={groups}")
-  if gemm:
-    y = banded_conv.conv_as_gemm(x, kernel, stride, pads, dilation)
-  elif onednn:
-    y = _onednn.conv(x, kernel, stride, pads, dilation)
-  else:
-    y = lax.conv_general_dilated(x, kernel, window_strides=stride, padding=pads,
-                                 rhs_dilation=dilation,
-                                 dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                 feature_group_count=groups)
+  y = kernels.conv(x, kernel, stride, pads, dilation, groups)
   if bias is None:
     return y
   if bias.shape != (out_channels,):

@@ -1,9 +1,8 @@
 """Local response normalisation (AlexNet) and batch normalisation."""
 import jax
-import jax.numpy as jnp
 from jax import lax
 
-from jcnn.nn import lowering, onednn
+from jcnn import kernels
 
 
 def local_response_norm(x: jax.Array, depth_radius: int = 5, bias: float = 1.0,
@@ -47,10 +46,9 @@ def batch_norm(x: jax.Array, scale: jax.Array, bias: jax.Array, mean: jax.Array,
 
   Statistics are computed in at least float32, the variance as E[x^2] - E[x]^2
   (biased, clipped at 0) so that a cross-device mean needs a single `lax.pmean`,
-  as flax's default `use_fast_variance=True`. In training on a single CPU device in
-  float32, oneDNN computes the statistics (the variance as E[(x - mean)^2]), the
-  normalisation and its gradients instead: one pass over x each way
-  (`jcnn.nn.onednn`); the values agree to 1e-5.
+  as flax's default `use_fast_variance=True`. `jcnn.kernels` runs the training
+  form: in float32 on a single CPU device through oneDNN, one pass over x each way
+  (the variance as E[(x - mean)^2]); the values agree to 1e-5.
 
   Args:
     x: [batch, height, width, channels] (or [batch, channels]).
@@ -73,25 +71,8 @@ def batch_norm(x: jax.Array, scale: jax.Array, bias: jax.Array, mean: jax.Array,
     if value.shape != (channels,):
       raise ValueError(f"{name} must have shape ({channels},) for x {x.shape}, "
                        f"got {value.shape}")
-  if train and axis_name is None and not lowering.xla_ops_only() and onednn.usable(
-      x.dtype, scale.dtype, bias.dtype):
-    y, batch_mean, batch_var = onednn.batch_norm_train(
-        x.reshape(-1, 1, 1, channels) if x.ndim != 4 else x, scale, bias, epsilon)
-    new_mean = momentum * mean + (1 - momentum) * batch_mean
-    new_var = momentum * var + (1 - momentum) * batch_var
-    return y.reshape(x.shape), new_mean, new_var
-  if train:
-    stats_x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
-    axes = tuple(range(x.ndim - 1))
-    moments = jnp.stack([stats_x.mean(axes), (stats_x * stats_x).mean(axes)])
-    if axis_name is not None:
-      moments = lax.pmean(moments, axis_name)
-    batch_mean = moments[0]
-    batch_var = jnp.maximum(0.0, moments[1] - batch_mean * batch_mean)
-    new_mean = momentum * mean + (1 - momentum) * batch_mean
-    new_var = momentum * var + (1 - momentum) * batch_var
-  else:
-    batch_mean, batch_var = mean, var
-    new_mean, new_var = mean, var
-  y = (x - batch_mean) * (lax.rsqrt(batch_var + epsilon) * scale) + bias
-  return y, new_mean, new_var
+  if not train:
+    return kernels.xla.normalize(x, scale, bias, mean, var, epsilon), mean, var
+  y, batch_mean, batch_var = kernels.batch_norm_train(x, scale, bias, epsilon, axis_name)
+  return (y, momentum * mean + (1 - momentum) * batch_mean,
+          momentum * var + (1 - momentum) * batch_var)

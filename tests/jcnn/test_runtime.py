@@ -74,12 +74,21 @@ def test_cpu_flags_equal_the_default_path_forward_and_gradients():
     assert np.linalg.norm(got - want) <= 5e-3 * np.linalg.norm(want)
 
 
-def test_flags_go_on_only_for_models_measured_faster(monkeypatch):
-  monkeypatch.delenv("JCNN_XLA_CPU_FLAGS", raising=False)
-  assert runtime.CPU_FLAGS_FASTER_FOR.match("resnet20")
-  assert runtime.CPU_FLAGS_FASTER_FOR.match("plain56")
-  for other in ("resnet18", "alexnet", "mobilenet_v1", "resnet200"):
-    assert not runtime.CPU_FLAGS_FASTER_FOR.match(other)
+@pytest.mark.parametrize("cpu_flags, env, applied", [
+    (False, None, False), (True, None, True), (True, "0", False), (False, "1", True)])
+def test_flags_go_on_as_asked_unless_the_environment_says_otherwise(
+    cpu_flags, env, applied, monkeypatch):
+  from jax._src import xla_bridge
+  monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: False)
+  monkeypatch.setenv("XLA_FLAGS", "--xla_foo=1")
+  if env is None:
+    monkeypatch.delenv("JCNN_XLA_CPU_FLAGS", raising=False)
+  else:
+    monkeypatch.setenv("JCNN_XLA_CPU_FLAGS", env)
+  assert runtime.configure(cpu_flags=cpu_flags, compile_cache=None,
+                           keep_memory=False) is applied
+  assert ("ynn_fusion_type" in os.environ["XLA_FLAGS"]) is applied
+  assert os.environ["XLA_FLAGS"].startswith("--xla_foo=1")
 
 
 def test_add_xla_flags_keeps_what_the_user_set():

@@ -16,7 +16,7 @@ Expected: the paper reports 0.95 % test error, 99.05 % top-1 (Sec. III-C). Measu
 the weight decay 98.96 %: the training loss is down to ~1e-4 by epoch 13.
 Time on a 2-core CPU: measured 2 min 13 s wall time (`python -m train ...`, TFDS
 preparation already cached; it adds ~15 s once; 99.21 % again) on an idle 2-core AMD
-EPYC with LeNet's convolutions as banded GEMMs (jcnn.nn.banded_conv), training at
+EPYC with LeNet's convolutions as banded GEMMs (jcnn.kernels.banded), training at
 ~12,500 img/s; 5 min 13 s before them.
 """
 from train.configs import default

@@ -1,4 +1,4 @@
-"""oneDNN's convolution and batch norm (jcnn.nn.onednn) against XLA, TensorFlow and Flax."""
+"""oneDNN's convolution and batch norm (jcnn.kernels.onednn) against XLA, TensorFlow and Flax."""
 import os
 import subprocess
 import sys
@@ -9,9 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jcnn import nn
+from jcnn import kernels, nn
+from jcnn.kernels import onednn
 from jcnn.models import layers
-from jcnn.nn import lowering, onednn
 from tests.helpers import conv_geometry, lax_conv, random_array, relative_error
 
 # (x shape, kernel shape, stride, padding, dilation): ResNet-20's layers (3×3 at 16, 32
@@ -108,23 +108,23 @@ def test_conv2d_hands_float32_convolutions_to_onednn():
   x, k = random_array((2, 16, 16, 32), 10), random_array((3, 3, 32, 32), 11)
   jaxpr = lambda f, *a: str(jax.make_jaxpr(f)(*a))
   assert "ffi_call" in jaxpr(lambda x, k: nn.conv2d(x, k), x, k)
-  assert "conv_general_dilated" in jaxpr(lambda x, k: nn.conv2d(x, k, onednn=False), x, k)
+  with kernels.use("xla"):
+    assert "conv_general_dilated" in jaxpr(lambda x, k: nn.conv2d(x, k), x, k)
+    assert "ffi_call" not in jaxpr(lambda x, k: nn.conv2d(x, k), x, k)
   bf16 = jnp.asarray(x, jnp.bfloat16), jnp.asarray(k, jnp.bfloat16)
   assert "conv_general_dilated" in jaxpr(lambda x, k: nn.conv2d(x, k), *bf16)
   depthwise = random_array((3, 3, 1, 32), 12)
   assert "ffi_call" not in jaxpr(lambda x, k: nn.depthwise_conv2d(x, k), x, depthwise)
-  with lowering.xla_ops():
-    assert "ffi_call" not in jaxpr(lambda *a: nn.conv2d(*a), x, k)
-  with pytest.raises(ValueError, match="one path"):
-    nn.conv2d(x, k, gemm=True, onednn=True)
-  with pytest.raises(ValueError, match="groups=1 only"):
-    nn.conv2d(x, random_array((3, 3, 16, 32), 13), groups=2, onednn=True)
+  with pytest.raises(ValueError, match="groups=1 only"), kernels.use("onednn"):
+    nn.conv2d(x, random_array((3, 3, 16, 32), 13), groups=2)
+  with pytest.raises(ValueError, match="float32 only, got bfloat16"), kernels.use("onednn"):
+    nn.conv2d(*bf16)
 
 
 def _norm_reference(x, scale, bias, epsilon):
-  """Training-mode batch norm in plain JAX: jcnn.nn.batch_norm with no fast path."""
+  """Training-mode batch norm in plain JAX: jcnn.nn.batch_norm on XLA's ops."""
   channels = x.shape[-1]
-  with lowering.xla_ops():
+  with kernels.use("xla"):
     y, mean, var = nn.batch_norm(x, scale, bias, jnp.zeros(channels), jnp.ones(channels),
                                  train=True, momentum=0.0, epsilon=epsilon)
   return y, mean, var
@@ -214,7 +214,7 @@ def _python(code: str, **env) -> subprocess.CompletedProcess:
 
 @needs_onednn
 def test_builds_from_scratch_into_the_cache_folder(tmp_path):
-  result = _python("from jcnn.nn import onednn; print(onednn.available()); "
+  result = _python("from jcnn.kernels import onednn; print(onednn.available()); "
                    "print(onednn.implementations((2, 16, 16, 16), (3, 3, 16, 16), (1, 1), "
                    "((1, 1), (1, 1)), (1, 1)))", JCNN_CACHE_DIR=str(tmp_path))
   assert result.returncode == 0, result.stderr
@@ -233,5 +233,5 @@ def test_without_a_compiler_xla_keeps_the_work(tmp_path):
   assert result.stdout.strip() == "False"
   if jax.default_backend() == "cpu":
     assert "XLA's own convolutions and batch norm" in result.stderr
-  result = _python(code, JCNN_ONEDNN="0")
+  result = _python(code, JCNN_KERNELS="xla")
   assert result.stdout.strip() == "False" and "XLA's own" not in result.stderr

@@ -10,11 +10,8 @@ The band repeats the kernel over the width, so this does width / kernel_width ti
 the multiply-adds of a direct convolution: cheap for thin layers, and exactly a dense
 layer when the kernel covers the whole input (the output is 1×1).
 
-`conv2d` (jcnn.nn.conv) takes this path on the CPU where `gemm_is_faster` says so; the
-shapes it accepts were measured faster, forward and backward (benchmarks/README.md).
-Analyses that read convolutions out of a jaxpr (receptive fields, FLOPs) trace
-inside `jcnn.nn.lowering.xla_ops()`, where every convolution stays
-`conv_general_dilated`.
+`jcnn.kernels` picks this form on the CPU for the shapes where it was measured faster,
+forward and backward (benchmarks/README.md).
 """
 import jax
 import jax.numpy as jnp
@@ -23,34 +20,6 @@ import numpy as np
 from jcnn.nn.padding import output_size
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
-# Measured on a 2-core AMD EPYC (benchmarks/conv_lowering.py, benchmarks/README.md):
-# 1.3-3.6x faster for stride-1 layers with a channel product up to 256 whose band is
-# at most 8x the direct work, and for kernels as wide as the input; slower for strided
-# layers and for one input channel into a multiple of 16, which XLA:CPU vectorises well.
-_MAX_CHANNEL_PRODUCT = 256
-_MAX_EXTRA_WORK = 8
-
-
-def gemm_is_faster(x_shape, kernel_shape, stride: tuple[int, int], pads: Pads,
-                   dilation: tuple[int, int], groups: int, against_onednn: bool = False
-                   ) -> bool:
-  """Whether the banded-GEMM form beats XLA:CPU's convolution for these shapes.
-
-  `against_onednn`: beats oneDNN's convolution instead (jcnn.nn.onednn), which is
-  faster than the band except where the kernel covers the whole width: a dense layer.
-  """
-  if groups != 1 or jax.default_backend() != "cpu":
-    return False
-  _, _, width, in_channels = x_shape
-  _, kernel_w, _, out_channels = kernel_shape
-  padded_w = width + sum(pads[1])
-  span_w = dilation[1] * (kernel_w - 1) + 1
-  if span_w == padded_w:  # the kernel covers the width: one dense product per row
-    return True
-  return (not against_onednn and tuple(stride) == (1, 1)
-          and in_channels * out_channels <= _MAX_CHANNEL_PRODUCT
-          and padded_w <= _MAX_EXTRA_WORK * span_w
-          and not (in_channels == 1 and out_channels % 16 == 0))
 
 
 def banded_kernel(kernel: jax.Array, in_width: int, out_width: int, stride: int,
@@ -67,8 +36,8 @@ def banded_kernel(kernel: jax.Array, in_width: int, out_width: int, stride: int,
   return band.reshape(kernel_h, in_width * in_channels, out_width * out_channels)
 
 
-def conv_as_gemm(x: jax.Array, kernel: jax.Array, stride: tuple[int, int], pads: Pads,
-                 dilation: tuple[int, int] = (1, 1)) -> jax.Array:
+def conv(x: jax.Array, kernel: jax.Array, stride: tuple[int, int], pads: Pads,
+         dilation: tuple[int, int] = (1, 1)) -> jax.Array:
   """`lax.conv_general_dilated` (NHWC, HWIO, explicit padding) as banded GEMMs."""
   x = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
   n, height, width, in_channels = x.shape

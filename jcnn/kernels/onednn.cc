@@ -1,4 +1,4 @@
-// XLA FFI handlers for jcnn.nn.onednn: a 2-D convolution's forward pass, input
+// XLA FFI handlers for jcnn.kernels.onednn: a 2-D convolution's forward pass, input
 // gradient and kernel gradient on NHWC activations and HWIO kernels, computed by oneDNN
 // (the library PyTorch's CPU convolutions use) in and out of XLA's own buffers.
 // XLA:CPU's convolutions run 2-4x slower on ResNet-sized layers, weight gradients most.

@@ -6,14 +6,13 @@ computes over transposed copies of the activations, loses most. And XLA splits b
 norm in training over several single-threaded passes, fused with whatever surrounds it.
 `conv` and `batch_norm_train` hand both, forward and backward, to oneDNN: XLA FFI custom
 calls (onednn.cc) that read and write XLA's own NHWC buffers, no copies.
-`jcnn.nn.conv2d` and `jcnn.nn.batch_norm` take this path on a single CPU device in
-float32; gradients of every order stay exact (each call's derivative is made of the
-others, or of the plain JAX formula).
+`jcnn.kernels` picks this path on a single CPU device in float32; gradients of every
+order stay exact (each call's derivative is made of the others, or of the plain JAX
+formula).
 
 The handlers are compiled on first use, against the oneDNN wheel (`onednn-cpu-gomp`,
 `onednn-devel-cpu-gomp`) and jaxlib's FFI headers, into jcnn's cache folder; a machine
 without them, or without a C++ compiler, keeps XLA's own ops (`available()` warns why).
-`JCNN_ONEDNN=0` turns the path off.
 """
 import ctypes
 import functools
@@ -96,37 +95,23 @@ def _library() -> ctypes.CDLL:
 
 
 @functools.cache
-def available() -> bool:
-  """Whether the oneDNN path can run in this process; warns once with the reason if not."""
-  if os.environ.get("JCNN_ONEDNN") == "0":
-    return False
+def unavailable_reason() -> str | None:
+  """Why the oneDNN path cannot run in this process, or None when it can."""
   try:
     _library()
   except (Unavailable, OSError) as error:  # OSError: an unwritable cache, a broken .so
-    warnings.warn(f"jcnn: XLA's own convolutions and batch norm run on the CPU: {error}",
+    return str(error)
+  return None
+
+
+@functools.cache
+def available() -> bool:
+  """Whether the oneDNN path can run in this process; warns once with the reason if not."""
+  reason = unavailable_reason()
+  if reason is not None:
+    warnings.warn(f"jcnn: XLA's own convolutions and batch norm run on the CPU: {reason}",
                   stacklevel=2)
-    return False
-  return True
-
-
-def usable(*dtypes) -> bool:
-  """Whether arrays of these dtypes can take the oneDNN path in this process.
-
-  Float32 on a single CPU device only: other backends have fast kernels of their own,
-  and on a mesh of several devices XLA would gather a custom call's operands onto each.
-  """
-  return (all(jnp.dtype(d) == jnp.float32 for d in dtypes)
-          and jax.default_backend() == "cpu" and jax.device_count() == 1
-          and available())
-
-
-def conv_is_faster(groups: int, *dtypes) -> bool:
-  """Whether `conv2d` should hand a convolution to oneDNN: `usable`, and groups 1.
-
-  oneDNN was measured faster than XLA:CPU on every such layer shape tried
-  (benchmarks/conv_lowering.py), forward and both gradients.
-  """
-  return groups == 1 and usable(*dtypes)
+  return reason is None
 
 
 def _attrs(stride, pads, dilation) -> dict:

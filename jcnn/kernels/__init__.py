@@ -1,0 +1,188 @@
+"""Which implementation runs a convolution or a training batch norm: the one decision.
+
+`jcnn.nn.conv2d` and `jcnn.nn.batch_norm` validate their arguments and hand the work
+here. Three implementations, each forward and backward, equal to 1e-5:
+
+  "xla"     plain XLA ops (`xla`): `conv_general_dilated` and the normalisation's
+            arithmetic. What the jaxpr analyses read; the default off the CPU.
+  "onednn"  oneDNN's kernels through XLA FFI calls (`onednn`), float32 on the CPU.
+  "banded"  a convolution as one matrix product per kernel row (`banded`).
+
+"auto", the default, takes what was measured fastest (benchmarks/README.md): on a
+single CPU device every float32 groups-1 convolution runs through oneDNN, except a
+kernel covering its whole padded width (a dense layer), which runs banded; where oneDNN
+cannot run or would not pay (bfloat16, no compiler, several devices) the band takes the
+thin stride-1 layers it beats XLA on; batch norm in float32 training on a single CPU
+device without `axis_name` runs through oneDNN. Everything else, and every other
+backend, runs XLA's ops.
+
+The one override, for analyses, tests and benchmarks:
+
+  with kernels.use("xla"):     # or "auto", "onednn", "banded"; innermost wins
+    jaxpr = jax.make_jaxpr(f)(x)
+
+and, for a whole process, the environment variable JCNN_KERNELS with the same names
+(JCNN_KERNELS=xla turns the CPU paths off); `use` takes precedence over it. The choice
+is made when a function is traced: a jitted function keeps the one it was traced with.
+A forced name applies where the kernel exists — batch norm has no banded form and runs
+XLA's under "banded" — and raises ValueError where it cannot run (groups other than 1,
+oneDNN off the CPU, outside float32 or unbuilt, oneDNN batch norm across devices).
+"""
+import contextlib
+import contextvars
+import os
+
+import jax
+import jax.numpy as jnp
+
+from jcnn.kernels import banded, onednn, xla
+
+NAMES = ("auto", "xla", "onednn", "banded")
+_ENV = "JCNN_KERNELS"
+_CHOICE = contextvars.ContextVar("jcnn_kernels", default=None)
+
+Pads = tuple[tuple[int, int], tuple[int, int]]
+# The band's rule where oneDNN cannot run, measured on a 2-core AMD EPYC
+# (benchmarks/conv_lowering.py, benchmarks/README.md): 1.3-3.6x faster than XLA for
+# stride-1 layers with a channel product up to 256 whose band is at most 8x the direct
+# work; slower for strided layers and for one input channel into a multiple of 16,
+# which XLA:CPU vectorises well.
+_BAND_MAX_CHANNEL_PRODUCT = 256
+_BAND_MAX_EXTRA_WORK = 8
+
+
+def _checked(name: str, source: str) -> str:
+  if name not in NAMES:
+    raise ValueError(f"{source} must be one of {', '.join(NAMES)}; got {name!r}")
+  return name
+
+
+@contextlib.contextmanager
+def use(name: str):
+  """Within it, convolutions and batch norm run as `name` ("auto": the measured choice)."""
+  token = _CHOICE.set(_checked(name, "kernels.use's name"))
+  try:
+    yield
+  finally:
+    _CHOICE.reset(token)
+
+
+def requested() -> str:
+  """The name in force: the innermost `use`, else $JCNN_KERNELS, else "auto"."""
+  name = _CHOICE.get()
+  return name if name is not None else _checked(os.environ.get(_ENV) or "auto", f"${_ENV}")
+
+
+def _onednn_problem(*dtypes) -> str | None:
+  """Why oneDNN cannot take arrays of these dtypes here, or None when it can."""
+  if jax.default_backend() != "cpu":
+    return f"oneDNN runs on the CPU backend only, not {jax.default_backend()}"
+  if any(jnp.dtype(d) != jnp.float32 for d in dtypes):
+    return f"oneDNN takes float32 only, got {', '.join(str(jnp.dtype(d)) for d in dtypes)}"
+  return None if onednn.available() else onednn.unavailable_reason()
+
+
+def _onednn_pays(*dtypes) -> bool:
+  """Where oneDNN can run, on a single device: measured faster there on every layer.
+
+  On a mesh of several devices XLA would gather a custom call's operands onto each.
+  """
+  return jax.device_count() == 1 and _onednn_problem(*dtypes) is None
+
+
+def _band_pays(x_shape, kernel_shape, stride, pads, dilation, against_onednn: bool) -> bool:
+  """Whether the band beats oneDNN (`against_onednn`) or else XLA on the CPU.
+
+  oneDNN is faster than the band except where the kernel covers the whole padded width:
+  a dense layer, one product per row.
+  """
+  _, _, width, in_channels = x_shape
+  _, kernel_w, _, out_channels = kernel_shape
+  padded_w = width + sum(pads[1])
+  span_w = dilation[1] * (kernel_w - 1) + 1
+  if span_w == padded_w:
+    return True
+  return (not against_onednn and tuple(stride) == (1, 1)
+          and in_channels * out_channels <= _BAND_MAX_CHANNEL_PRODUCT
+          and padded_w <= _BAND_MAX_EXTRA_WORK * span_w
+          and not (in_channels == 1 and out_channels % 16 == 0))
+
+
+def conv_implementation(x, kernel, stride: tuple[int, int], pads: Pads,
+                        dilation: tuple[int, int], groups: int) -> str:
+  """The name of what `conv` runs for these operands: "xla", "onednn" or "banded".
+
+  Args:
+    x, kernel: arrays or `jax.ShapeDtypeStruct`s, [batch, height, width, in] and
+      [kernel_h, kernel_w, in // groups, out].
+    stride, pads, dilation, groups: the geometry as `jcnn.nn.conv2d` resolved it.
+
+  Raises:
+    ValueError: a forced name cannot run this convolution.
+  """
+  name = requested()
+  if name == "auto":
+    if groups != 1 or jax.default_backend() != "cpu":
+      return "xla"
+    with_onednn = _onednn_pays(x.dtype, kernel.dtype)
+    if _band_pays(x.shape, kernel.shape, stride, pads, dilation, with_onednn):
+      return "banded"
+    return "onednn" if with_onednn else "xla"
+  if name != "xla" and groups != 1:
+    raise ValueError(f"the {name} kernel takes groups=1 only, got groups={groups}")
+  problem = _onednn_problem(x.dtype, kernel.dtype) if name == "onednn" else None
+  if problem:
+    raise ValueError(f"the onednn kernel cannot run this convolution: {problem}")
+  return name
+
+
+def conv(x: jax.Array, kernel: jax.Array, stride: tuple[int, int], pads: Pads,
+         dilation: tuple[int, int], groups: int) -> jax.Array:
+  """`lax.conv_general_dilated` (NHWC, HWIO, explicit pads) by `conv_implementation`."""
+  name = conv_implementation(x, kernel, stride, pads, dilation, groups)
+  if name == "onednn":
+    return onednn.conv(x, kernel, stride, pads, dilation)
+  if name == "banded":
+    return banded.conv(x, kernel, stride, pads, dilation)
+  return xla.conv(x, kernel, stride, pads, dilation, groups)
+
+
+def batch_norm_implementation(x, scale, bias, axis_name: str | None) -> str:
+  """The name of what `batch_norm_train` runs for these operands: "xla" or "onednn".
+
+  Raises:
+    ValueError: oneDNN is forced and cannot run this batch norm.
+  """
+  name = requested()
+  dtypes = (x.dtype, scale.dtype, bias.dtype)
+  if name == "auto":
+    return "onednn" if axis_name is None and _onednn_pays(*dtypes) else "xla"
+  if name != "onednn":
+    return "xla"
+  problem = (f"it cannot average statistics across devices (axis_name={axis_name!r})"
+             if axis_name is not None else _onednn_problem(*dtypes))
+  if problem:
+    raise ValueError(f"the onednn kernel cannot run this batch norm: {problem}")
+  return name
+
+
+def batch_norm_train(x: jax.Array, scale: jax.Array, bias: jax.Array, epsilon: float,
+                     axis_name: str | None = None
+                     ) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Training-mode batch norm by `batch_norm_implementation`.
+
+  Args:
+    x: [..., channels], the statistics over all other axes.
+    scale, bias: [channels].
+    epsilon: added to the variance.
+    axis_name: a mapped axis over which the statistics are averaged.
+
+  Returns:
+    (y shaped like x, batch mean, biased batch variance).
+  """
+  if batch_norm_implementation(x, scale, bias, axis_name) == "onednn":
+    # oneDNN normalises [n, h, w, c]; any other rank folds into n.
+    y, mean, var = onednn.batch_norm_train(
+        x if x.ndim == 4 else x.reshape(-1, 1, 1, x.shape[-1]), scale, bias, epsilon)
+    return y.reshape(x.shape), mean, var
+  return xla.batch_norm_train(x, scale, bias, epsilon, axis_name)
