@@ -34,7 +34,7 @@ def measured_macs(name: str) -> int:
   from jcnn import analysis
   info, model = models.info(name), models.create(name)
   x = jax.ShapeDtypeStruct((1, *info.input_shape), jnp.float32)
-  variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), x)
+  variables = models.abstract_variables(model, info.input_shape)
   report = analysis.cost(lambda v, x: model.apply(v, x, train=False), x, variables=variables,
                          compare_xla=False, backprop=False)
   return report.macs

@@ -1,10 +1,6 @@
 """List the model registry as a table: name, input size, parameters, GMACs, top-1, paper."""
 import json
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
 from jcnn import models
 
 
@@ -16,11 +12,8 @@ def add_arguments(parser) -> None:
 
 def count_params(name: str) -> int:
   """Parameters of the registered model at its default input, with no compute."""
-  info = models.info(name)
-  model = models.create(name)
-  variables = jax.eval_shape(
-      lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, *info.input_shape)), train=False))
-  return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(variables["params"]))
+  variables = models.abstract_variables(models.create(name), models.info(name).input_shape)
+  return models.num_params(variables["params"])
 
 
 def rows(pattern: str = "*") -> list[dict]:

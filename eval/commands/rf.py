@@ -46,9 +46,11 @@ def load(args):
   if (args.model is None) == (args.workdir is None):
     raise ValueError("give exactly one of --model NAME and --workdir DIR")
   if args.workdir is not None:
-    from eval import restore
-    run = restore.restore(args.workdir, args.step)
-    model, variables, shape = run.model, run.variables, tuple(run.info["image_shape"])
+    from jcnn import runs, tasks
+    run = runs.Run.open(args.workdir)
+    restored = run.restore(args.step)
+    model, variables = restored.model, restored.variables
+    shape = tasks.get(run.config.task).input_shape(run.dataset_info)
   else:
     if args.step is not None:
       raise ValueError("--step needs --workdir")
@@ -60,7 +62,7 @@ def load(args):
     shape = (args.input_size, args.input_size, shape[-1])
   x = jax.ShapeDtypeStruct((1, *shape), jnp.float32)
   if variables is None:
-    variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), x)
+    variables = models.abstract_variables(model, shape)
   return (lambda v, x: model.apply(v, x, train=False)), variables, x, model
 
 

@@ -18,9 +18,10 @@ from jcnn.analysis.effective_rf import (EffectiveField, dependency_map, dependen
                                         support_box)
 from jcnn.analysis.memory import (OPTIMIZER_COPIES, TrainingMemory, max_batch, training_memory,
                                   xla_train_step_memory)
-from jcnn.analysis.receptive_field import (AxisField, Box, FeatureBox, LayerField, OutputField,
-                                           ReceptiveFieldTable, feature_box, features_seeing,
-                                           receptive_field, receptive_field_from_layers)
+from jcnn.analysis.receptive_field import receptive_field
+from jcnn.analysis.rf_arithmetic import receptive_field_from_layers
+from jcnn.analysis.rf_table import (AxisField, Box, FeatureBox, LayerField, OutputField,
+                                    ReceptiveFieldTable, feature_box, features_seeing)
 
 __all__ = [
     "AxisField", "Box", "CostReport", "EffectiveField", "FeatureBox", "LayerCost", "LayerField",

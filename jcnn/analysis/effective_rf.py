@@ -22,8 +22,8 @@ import numpy as np
 from jax import lax
 
 from jcnn.analysis import jaxpr_walk
-from jcnn.analysis.receptive_field import (Box, FeatureBox, ReceptiveFieldTable, feature_box,
-                                           table_from_graph)
+from jcnn.analysis.receptive_field import table_from_graph
+from jcnn.analysis.rf_table import Box, FeatureBox, ReceptiveFieldTable, feature_box
 
 
 def _as_sum(node, *inputs):

@@ -19,10 +19,14 @@ from jcnn.data.sources import load
 from jcnn.data.split import Split
 from jcnn.data.split import balanced_subset
 from jcnn.data.stats import DATASET_STATS
+from jcnn.data.stats import IMAGENET_MEAN
+from jcnn.data.stats import IMAGENET_STD
 from jcnn.data.stats import channel_stats
 
 __all__ = [
     "DATASET_STATS",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "Split",
     "balanced_subset",
     "batches",

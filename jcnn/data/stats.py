@@ -14,6 +14,10 @@ DATASET_STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "digits": ((0.3053,), (0.3758,)),
 }
 
+# ImageNet's training split (torchvision's values): what ImageNet-trained weights expect.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 
 def channel_stats(split: Split) -> tuple[np.ndarray, np.ndarray]:
   """Per-channel mean and (population) std of `split.images / 255`.

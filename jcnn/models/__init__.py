@@ -7,19 +7,17 @@ One face for all models:
   logits, aux = unpack_outputs(out)   # aux: () or the auxiliary classifiers' logits
   feats = extract_features(model, variables, x)            # {stage name: feature map}
   feature_info(model, (224, 224, 3))                        # channels and stride per stage
+  num_params(abstract_variables(model, (224, 224, 3))["params"])   # no compute
 """
-import importlib
-import pkgutil
-
 from jcnn.models.convolutionalize import convolutionalize
 from jcnn.models.features import extract_features, feature_info, record, unpack_outputs
 from jcnn.models.registry import ModelInfo, create, info, list_models, register
+from jcnn.models.variables import abstract_variables, num_params
 
-__all__ = ["ModelInfo", "convolutionalize", "create", "extract_features", "feature_info", "info", "list_models",
-           "record", "register", "unpack_outputs"]
+# The model families, one module each: importing one registers its models.
+from jcnn.models import (alexnet, googlenet, inception_resnet, inception_v2, inception_v3,
+                         inception_v4, lenet, lenet1998, mobilenet, nin, resnet, vgg)
 
-# Every other module of this package is a model family that registers itself on import.
-_INFRASTRUCTURE = {"convolutionalize", "features", "registry"}
-for _module in pkgutil.iter_modules(__path__):
-  if _module.name not in _INFRASTRUCTURE:
-    importlib.import_module(f"{__name__}.{_module.name}")
+__all__ = ["ModelInfo", "abstract_variables", "convolutionalize", "create", "extract_features",
+           "feature_info", "info", "list_models", "num_params", "record", "register",
+           "unpack_outputs"]

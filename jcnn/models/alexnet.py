@@ -13,12 +13,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jcnn import nn as jnn
+from jcnn.data.stats import IMAGENET_MEAN, IMAGENET_STD
 from jcnn.models.convolutionalize import HEAD, ClassifierHead, check_input_size
 from jcnn.models.features import record
 from jcnn.models.layers import Conv
 from jcnn.models.registry import register
-
-IMAGENET_STATS = dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 
 
 def lrn(x: jax.Array) -> jax.Array:
@@ -201,7 +200,7 @@ register("alexnet", input_shape=(227, 227, 3), num_classes=1000,
          params_source="Caffe bvlc_alexnet (same layers and groups): 60,965,224",
          top1=0.593, top1_source="Krizhevsky et al. 2012, Table 2 (1 CNN, ILSVRC-2012 val "
                                  "top-1 error 40.7%)",
-         **IMAGENET_STATS,
+         mean=IMAGENET_MEAN, std=IMAGENET_STD,
          notes="227×227 input: the paper's 224 does not give its 55×55 conv1 maps, "
                "(227 - 11) / 4 + 1 = 55 does. LRN with the paper's constants (k=2, n=5, "
                "alpha=1e-4 on the plain sum, beta=0.75), not Caffe's (k=1, alpha/n). "
@@ -213,7 +212,7 @@ register("alexnet_1tower", input_shape=(224, 224, 3), num_classes=1000,
                "networks (torchvision's AlexNet)",
          num_params=61_100_840, params_source="torchvision AlexNet_Weights.IMAGENET1K_V1",
          top1=0.56522, top1_source="torchvision AlexNet_Weights.IMAGENET1K_V1",
-         macs=round(0.71e9), min_input_size=63, **IMAGENET_STATS,
+         macs=round(0.71e9), min_input_size=63, mean=IMAGENET_MEAN, std=IMAGENET_STD,
          notes="macs: torchvision's 'GFLOPS' 0.71 (multiply-accumulates); min_input_size: "
                "torchvision's min_size 63. PyTorch's default U(±1/sqrt(fan_in)) kernels, "
                "which torchvision keeps; biases start at 0 (PyTorch draws them uniformly "
@@ -225,7 +224,7 @@ register("zfnet", input_shape=(224, 224, 3), num_classes=1000,
                        "885,120 + 1,327,488 + 884,992, FC 37,752,832 + 16,781,312 + 4,097,000",
          top1=0.616, top1_source="Zeiler & Fergus 2013, Table 2 (1 convnet as per Fig. 3, "
                                  "val top-1 error 38.4%)",
-         **IMAGENET_STATS,
+         mean=IMAGENET_MEAN, std=IMAGENET_STD,
          notes="paddings chosen to give Fig. 3's map sizes 110-55-26-13-13-13-6: conv1 pad "
                "1, pools 1 and 2 pad bottom/right by 1 (Caffe's ceil mode), conv2 none, "
                "conv3-5 pad 1. Contrast normalisation as AlexNet's LRN constants, after "

@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 from flax import traverse_util
 
+from jcnn.models.variables import abstract_variables
+
 FEATURES = "features"
 
 
@@ -57,13 +59,12 @@ def feature_info(model: nn.Module, input_shape: tuple[int, int, int]) -> list[di
   x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
   names = []  # eval_shape would sort a dict's keys: keep the model's order aside
 
-  def run(x):
-    variables = model.init(jax.random.PRNGKey(0), x, train=False)
+  def run(variables, x):
     features = extract_features(model, variables, x)
     names.extend(features)
     return list(features.values())
 
-  shapes = jax.eval_shape(run, x)
+  shapes = jax.eval_shape(run, abstract_variables(model, input_shape), x)
   info = []
   for name, s in zip(names, shapes):
     stride = input_shape[0] // s.shape[1] if len(s.shape) == 4 else None

@@ -5,6 +5,7 @@ import flax.linen as nn
 import jax
 
 from jcnn import nn as jnn
+from jcnn.data.stats import IMAGENET_MEAN, IMAGENET_STD
 from jcnn.models.features import record
 from jcnn.models.inception_blocks import ConvUnit, check_min_size, classifier, concat
 from jcnn.models.registry import register
@@ -132,7 +133,7 @@ register(
     top1=0.687,
     top1_source="BVLC Caffe model zoo, bvlc_googlenet readme: 68.7% top-1, center crop "
                 "(the paper reports top-5 only: 10.07% for one model, one crop, Table 3)",
-    min_input_size=209, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+    min_input_size=209, mean=IMAGENET_MEAN, std=IMAGENET_STD,
     aux_loss_weight=0.3,
     notes="num_params counts the auxiliary classifiers (built at default settings); "
           "without them (aux_logits=False) 6,998,552, Caffe's deploy model. Table 1's own "

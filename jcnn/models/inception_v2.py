@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax
 
 from jcnn import nn as jnn
+from jcnn.data.stats import IMAGENET_MEAN, IMAGENET_STD
 from jcnn.models.features import record
 from jcnn.models.inception_blocks import (ConvUnit, avg_pool_3x3, chain, check_min_size,
                                           classifier, concat)
@@ -113,7 +114,7 @@ register(
     top1=0.748,
     top1_source="Szegedy et al. 2017 (Inception-v4 paper) Table 2: BN-Inception 25.2% "
                 "top-1 error, single crop; = BN-x30 74.8% in the BN paper's Figure 3",
-    min_input_size=32, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+    min_input_size=32, mean=IMAGENET_MEAN, std=IMAGENET_STD,
     notes="Figure 5's widths give 608 channels after 4c and 4d and 1056 after 4e, not "
           "the 576/1024 of its output column; Caffe (Cadene's bninception) and MXNet's "
           "inception-bn keep the widths, TF-slim cuts the pool projections of its 4c/4d to "

@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax
 
 from jcnn import nn as jnn
-from jcnn.models.alexnet import IMAGENET_STATS
+from jcnn.data.stats import IMAGENET_MEAN, IMAGENET_STD
 from jcnn.models.features import record
 from jcnn.models.layers import BatchNorm, Conv
 from jcnn.models.registry import register
@@ -74,7 +74,7 @@ register("mobilenet_v1", input_shape=(224, 224, 3), num_classes=1000,
                        "4,231,976 trainable + 21,888 BatchNorm moving means and variances "
                        "(batch_stats here, not params)",
          top1=0.706, top1_source="Howard et al. 2017, Table 8 (1.0 MobileNet-224: 70.6%)",
-         macs=569_000_000, min_input_size=32, **IMAGENET_STATS,
+         macs=569_000_000, min_input_size=32, mean=IMAGENET_MEAN, std=IMAGENET_STD,
          notes="ReLU6 (the reference implementations', TF-slim and Keras; the paper writes "
                "ReLU); TF 'SAME' padding as Keras; dense classifier where Keras has a 1×1 "
                "convolution (same count); macs: the paper's Table 8 (569M mult-adds)"

@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax
 
 from jcnn import nn as jnn
-from jcnn.models.alexnet import IMAGENET_STATS
+from jcnn.data.stats import IMAGENET_MEAN, IMAGENET_STD
 from jcnn.models.features import record
 from jcnn.models.layers import Conv
 from jcnn.models.registry import register
@@ -142,7 +142,7 @@ register("nin", input_shape=(224, 224, 3), num_classes=1000,
                        "count)",
          top1=0.5936, top1_source="Caffe Model Zoo NIN-ImageNet (gist "
                                   "mavenlin/d802a5849de39225bcc6): 59.36% ILSVRC-2012 val",
-         min_input_size=64, **IMAGENET_STATS,
+         min_input_size=64, mean=IMAGENET_MEAN, std=IMAGENET_STD,
          notes="the Caffe model's layers: maps 54 -> 27 -> 13 -> 6 at 224 (pools in Caffe's "
                "ceil mode), dropout after pool 3, ReLU also after cccp8; its final 6×6 "
                "average pool is global average pooling here. Flax default "

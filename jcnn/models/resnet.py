@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from jcnn import nn as jnn
+from jcnn.data.stats import DATASET_STATS, IMAGENET_MEAN, IMAGENET_STD
 from jcnn.models.features import record
 from jcnn.models.layers import BatchNorm, Conv
 from jcnn.models.registry import register
@@ -235,8 +236,7 @@ def cifar_resnet(depth: int, **overrides) -> ResNet:
 
 
 _PAPER = "He et al. 2016, Deep Residual Learning for Image Recognition (CVPR)"
-_CIFAR_STATS = dict(mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616))
-_IMAGENET_STATS = dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+_CIFAR_MEAN, _CIFAR_STD = DATASET_STATS["cifar10"]
 _CIFAR_CHOICES = ("He init (fan-out, normal); the paper subtracts the per-pixel mean, jcnn "
                   "normalises per channel")
 _CIFAR_OPTION_A = ("option A shortcuts: stride-2 subsampling, zero channels appended after "
@@ -257,7 +257,7 @@ for _depth, (_count, _rounded, _error) in _CIFAR.items():
            top1=round(1 - _error / 100, 4),
            top1_source="He et al. 2016 Table 6, CIFAR-10 test"
                        + (" (best of 5 runs; mean error 6.61 ± 0.16 %)" if _depth == 110 else ""),
-           min_input_size=32, **_CIFAR_STATS,
+           min_input_size=32, mean=_CIFAR_MEAN, std=_CIFAR_STD,
            notes=_CIFAR_OPTION_A + (_UNTRAINED_1202 if _depth == 1202 else "")
            )(functools.partial(cifar_resnet, _depth))
 for _depth in (20, 32, 44, 56, 110):
@@ -265,7 +265,7 @@ for _depth in (20, 32, 44, 56, 110):
            num_params=_CIFAR[_depth][0],
            params_source=f"resnet{_depth}'s count (akamaster/pytorch_resnet_cifar10 README): "
                          "the same layers, and option A shortcuts have no parameters",
-           min_input_size=32, **_CIFAR_STATS,
+           min_input_size=32, mean=_CIFAR_MEAN, std=_CIFAR_STD,
            notes="no shortcuts; the paper gives its errors only as curves (Fig. 6 left); "
                  + _CIFAR_CHOICES)(functools.partial(cifar_resnet, _depth, shortcut=None))
 
@@ -292,7 +292,7 @@ for _name, (_constructor, _count, _gmacs, _top1) in _IMAGENET.items():
            top1=round(_top1 / 100, 5),
            top1_source="torchvision.models IMAGENET1K_V1 weights (resize 256, center "
                        "crop 224)",
-           macs=round(_gmacs * 1e9), min_input_size=32, **_IMAGENET_STATS,
+           macs=round(_gmacs * 1e9), min_input_size=32, mean=IMAGENET_MEAN, std=IMAGENET_STD,
            notes=_IMAGENET_CHOICES + (_STRIDE_CHOICE if _bottleneck else "")
            )(_constructor)
 
@@ -308,6 +308,6 @@ for _name, _constructor, _residual, _error, _gmacs in (
                          f"projections ({_PROJECTIONS:,})",
            top1=round(1 - _error / 100, 4),
            top1_source="He et al. 2016 Table 2 (ImageNet val, 10-crop testing)",
-           macs=round(_gmacs * 1e9), min_input_size=32, **_IMAGENET_STATS,
+           macs=round(_gmacs * 1e9), min_input_size=32, mean=IMAGENET_MEAN, std=IMAGENET_STD,
            notes="no shortcuts; macs: the paper's Table 1 for this depth; convolutions "
                  "padded symmetrically as in torchvision")(_constructor)

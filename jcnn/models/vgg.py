@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 
 from jcnn import nn as jnn
-from jcnn.models.alexnet import IMAGENET_STATS
+from jcnn.data.stats import IMAGENET_MEAN, IMAGENET_STD
 from jcnn.models.alexnet import lrn as alexnet_lrn
 from jcnn.models.convolutionalize import HEAD, ClassifierHead, check_input_size
 from jcnn.models.features import record
@@ -126,7 +126,8 @@ _MODELS = {
 for _name, (_config, _lrn, _bn, _count, _source, _top1, _top1_source, _gmacs) in _MODELS.items():
   register(_name, input_shape=(224, 224, 3), num_classes=1000, paper=_PAPER,
            num_params=_count, params_source=_source, top1=_top1, top1_source=_top1_source,
-           macs=None if _gmacs is None else round(_gmacs * 1e9), **IMAGENET_STATS,
+           macs=None if _gmacs is None else round(_gmacs * 1e9),
+           mean=IMAGENET_MEAN, std=IMAGENET_STD,
            notes=(f"Table 1 configuration {_config}{'-LRN' if _lrn else ''}"
                   f"{', BatchNorm after every convolution (torchvision vgg*_bn)' if _bn else ''}"
                   "; fixed 224×224 input (no torchvision adaptive pool: the dense head "

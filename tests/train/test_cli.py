@@ -33,3 +33,16 @@ def test_unknown_config_key_is_rejected(tmp_path):
 def test_missing_config_file_is_rejected(tmp_path):
   proc = run_program("train", "--config=train/configs/nope.py", f"--workdir={tmp_path}")
   assert proc.returncode != 0 and "nope.py" in proc.stderr
+
+
+def test_a_run_prints_jcnn_lines_only(tmp_path):
+  # No TensorFlow banners (oneDNN opts, CPU features, absl pre-init notes), no orbax INFO.
+  train = run_program("train", f"--workdir={tmp_path}", "--config.num_train_steps=3",
+                      "--config.checkpoint_every_steps=3", "--config.log_every_steps=1")
+  assert train.returncode == 0, train.stderr[-2000:]
+  evaluate = run_program("eval", f"--workdir={tmp_path}", "--json")
+  assert evaluate.returncode == 0, evaluate.stderr[-2000:]
+  assert evaluate.stderr == ""
+  lines = [l for l in train.stderr.replace("\r", "\n").splitlines() if l.strip()]
+  foreign = [l for l in lines if not l.startswith(("lenet5_digits:", "step 3: eval"))]
+  assert not foreign, foreign

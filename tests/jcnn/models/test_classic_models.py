@@ -16,15 +16,6 @@ from jcnn.models import alexnet as alexnet_lib
 from jcnn.models import lenet1998, nin as nin_lib, vgg as vgg_lib
 
 
-def _abstract_variables(model, input_shape):
-  return jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0),
-                                           jnp.zeros((1, *input_shape)), train=False))
-
-
-def _count(tree) -> int:
-  return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(tree))
-
-
 def _layer_outputs(model, input_shape) -> dict[str, tuple[int, ...]]:
   """Output shape (without batch) of each top-level sub-module, by eval_shape."""
   def run(x):
@@ -82,8 +73,8 @@ def test_lenet1998_unconnected_maps_do_not_interact():
 
 
 def test_lenet1998_layer_parameters_match_section_ii_b():
-  params = _abstract_variables(models.create("lenet5_1998"), (32, 32, 1))["params"]
-  counts = {name: _count(layer) for name, layer in params.items()}
+  params = models.abstract_variables(models.create("lenet5_1998"), (32, 32, 1))["params"]
+  counts = {name: models.num_params(layer) for name, layer in params.items()}
   # Sec. II-B: C1 156, S2 12, C3 1,516, S4 32, C5 48,120, F6 10,164; dense output 850.
   assert counts == {"c1": 156, "s2": 12, "c3": 1_516, "s4": 32, "c5": 48_120,
                     "f6": 10_164, "output": 850}
@@ -126,7 +117,7 @@ def test_alexnet_map_sizes_follow_the_paper():
 
 
 def test_alexnet_towers_are_convolution_groups():
-  params = _abstract_variables(models.create("alexnet"), (227, 227, 3))["params"]
+  params = models.abstract_variables(models.create("alexnet"), (227, 227, 3))["params"]
   kernels = {name: params[name]["kernel"].shape for name in
              ("conv1", "conv2", "conv3", "conv4", "conv5")}
   # conv2, conv4, conv5 read only their own tower's 48 / 192 / 192 maps; conv3 reads both.
@@ -148,7 +139,7 @@ def test_response_normalisation_in_the_first_stage(name, size, first_stage):
   x = jax.random.normal(jax.random.PRNGKey(0), (1, size, size, 3))
   # Only conv1 matters here: the other 60M parameters stay zero (cheap to make).
   variables = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype),
-                           _abstract_variables(model, (size, size, 3)))
+                           models.abstract_variables(model, (size, size, 3)))
   shape = variables["params"]["conv1"]["kernel"].shape
   conv1 = {"kernel": 0.01 * jax.random.normal(jax.random.PRNGKey(1), shape),
            "bias": 0.1 * jnp.ones(shape[-1])}
@@ -184,7 +175,7 @@ def test_zfnet_map_sizes_follow_figure_3():
   assert _features(model, (224, 224, 3)) == {
       "norm1": (55, 55, 96), "norm2": (13, 13, 256), "relu3": (13, 13, 384),
       "relu4": (13, 13, 384), "pool5": (6, 6, 256)}
-  params = _abstract_variables(model, (224, 224, 3))["params"]
+  params = models.abstract_variables(model, (224, 224, 3))["params"]
   # One tower: layers 3-5 densely connected (Sec. 3), unlike AlexNet's groups.
   assert [params[f"conv{i}"]["kernel"].shape for i in range(1, 6)] == [
       (7, 7, 3, 96), (5, 5, 96, 256), (3, 3, 256, 384), (3, 3, 384, 384), (3, 3, 384, 256)]
@@ -229,7 +220,7 @@ def test_dense_heads_reject_other_sizes(name, good):
     ("vgg11", 11), ("vgg11_lrn", 11), ("vgg13", 13), ("vgg16_c", 16), ("vgg16", 16),
     ("vgg19", 19), ("vgg16_c_bn", 16)])
 def test_vgg_configurations_follow_table_1(name, weight_layers):
-  params = _abstract_variables(models.create(name), (224, 224, 3))["params"]
+  params = models.abstract_variables(models.create(name), (224, 224, 3))["params"]
   convs = {k: v["kernel"].shape for k, v in params.items() if k.startswith("conv")}
   assert len(convs) + 3 == weight_layers
   one_by_one = sorted(k for k, shape in convs.items() if shape[:2] == (1, 1))
@@ -256,18 +247,18 @@ def test_vgg_a_lrn_normalises_the_first_layer(monkeypatch, name, lrn_inputs):
     return alexnet_lib.lrn(x)
 
   monkeypatch.setattr(vgg_lib, "alexnet_lrn", spy)
-  _abstract_variables(models.create(name), (224, 224, 3))
+  models.abstract_variables(models.create(name), (224, 224, 3))
   assert seen == lrn_inputs
 
 
 def test_vgg_bn_normalises_every_convolution():
   model = models.create("vgg16_bn")
-  variables = _abstract_variables(model, (224, 224, 3))
+  variables = models.abstract_variables(model, (224, 224, 3))
   convs = [k for k in variables["params"] if k.startswith("conv")]
   assert sorted(variables["batch_stats"]) == sorted(k.replace("conv", "bn") for k in convs)
   assert len(convs) == 13
   # torchvision's vgg16_bn keeps the conv biases: 138,365,992 = vgg16's + 2 × 4,224.
-  assert _count(variables["batch_stats"]) == 2 * 4_224
+  assert models.num_params(variables["batch_stats"]) == 2 * 4_224
 
 
 # --------------------------------------------------------------------------- MobileNet
@@ -279,14 +270,14 @@ def test_vgg_bn_normalises_every_convolution():
     (0.5, 1_331_592, 1_342_536),
 ])
 def test_mobilenet_width_multiplier_matches_keras(alpha, trainable, total):
-  variables = _abstract_variables(models.create("mobilenet_v1", alpha=alpha), (224, 224, 3))
-  assert _count(variables["params"]) == trainable
-  assert _count(variables["params"]) + _count(variables["batch_stats"]) == total
+  variables = models.abstract_variables(models.create("mobilenet_v1", alpha=alpha), (224, 224, 3))
+  assert models.num_params(variables["params"]) == trainable
+  assert models.num_params(variables["batch_stats"]) == total - trainable
 
 
 def test_mobilenet_follows_table_1():
   model = models.create("mobilenet_v1")
-  params = _abstract_variables(model, (224, 224, 3))["params"]
+  params = models.abstract_variables(model, (224, 224, 3))["params"]
   assert params["conv1"]["kernel"].shape == (3, 3, 3, 32)
   # 13 depthwise separable blocks: 3×3 depthwise [3, 3, 1, C], then 1×1 pointwise.
   assert params["conv_dw_13"]["kernel"].shape == (3, 3, 1, 1024)
@@ -328,7 +319,7 @@ def test_nin_imagenet_follows_the_caffe_model():
   assert _features(model, (224, 224, 3)) == {
       "mlpconv1": (54, 54, 96), "mlpconv2": (27, 27, 256), "mlpconv3": (13, 13, 384),
       "mlpconv4": (6, 6, 1000)}
-  params = _abstract_variables(model, (224, 224, 3))["params"]
+  params = models.abstract_variables(model, (224, 224, 3))["params"]
   assert params["conv1"]["kernel"].shape == (11, 11, 3, 96)
   assert params["conv4"]["kernel"].shape == (3, 3, 384, 1024)
   assert params["cccp8"]["kernel"].shape == (1, 1, 1024, 1000)

@@ -11,8 +11,7 @@ from jcnn.models.convolutionalize import convolutionalize
 
 
 def _abstract(model, size):
-  return jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0),
-                                           jnp.zeros((1, size, size, 3)), train=False))
+  return models.abstract_variables(model, (size, size, 3))
 
 
 def _generic_variables(model, size):

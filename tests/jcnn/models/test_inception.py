@@ -15,12 +15,7 @@ from jcnn.models import googlenet, inception_resnet
 
 def _init_shapes(model, size):
   """Variable shapes of `model` initialised on one [size, size, 3] input (no compute)."""
-  return jax.eval_shape(
-      lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, size, size, 3)), train=False))
-
-
-def _count(tree) -> int:
-  return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(tree))
+  return models.abstract_variables(model, (size, size, 3))
 
 
 def _module_outputs(model, size):
@@ -73,7 +68,7 @@ def test_googlenet_reductions_give_table_1_ops():
   for name, ops in table_1_ops.items():
     kernels = [v for path, v in jax.tree_util.tree_flatten_with_path(
         variables["params"][f"inception_{name}"])[0] if path[-1].key == "kernel"]
-    macs = _count(kernels) * grid[name[0]] ** 2
+    macs = models.num_params(kernels) * grid[name[0]] ** 2
     assert round(macs / 1e6) == ops, (name, macs)
   # The 3×3 and 5×5 convs see the reduced width, not the module input.
   params = variables["params"]["inception_3a"]
@@ -101,7 +96,7 @@ def test_googlenet_auxiliary_classifiers_only_in_training():
 def test_googlenet_without_auxiliary_classifiers_is_the_caffe_deploy_model():
   # Caffe bvlc_googlenet deploy.prototxt (no loss1/loss2 branches): 6,998,552 parameters.
   model = models.create("googlenet", aux_logits=False)
-  assert _count(_init_shapes(model, 224)["params"]) == 6_998_552
+  assert models.num_params(_init_shapes(model, 224)["params"]) == 6_998_552
   assert not isinstance(_train_outputs(model, 224), tuple)
 
 
@@ -152,8 +147,8 @@ def test_inception_v2_stem_and_cadene_count():
   # Cadene pretrainedmodels bninception.py (Caffe port): full 7×7 first conv and a bias
   # on every conv, 11,295,240 parameters in all.
   plain = _init_shapes(models.create("inception_v2", separable_stem=False), 224)
-  conv_channels = _count(plain["batch_stats"]) // 2
-  assert _count(plain["params"]) + conv_channels == 11_295_240
+  conv_channels = models.num_params(plain["batch_stats"]) // 2
+  assert models.num_params(plain["params"]) + conv_channels == 11_295_240
 
 
 # ----------------------------------------------------------------------- Inception v3
@@ -184,9 +179,9 @@ def test_inception_v3_auxiliary_head_and_reference_counts():
   # main tower. Keras InceptionV3 (no aux, BN scale=False): 23,851,784 counting moving
   # statistics, i.e. the tower's parameters - BN scales + BN mean and variance.
   tower = _init_shapes(models.create("inception_v3", aux_logits=False), 299)
-  stats = _count(tower["batch_stats"])
-  assert _count(tower["params"]) == 27_161_264 - 3_326_696
-  assert _count(tower["params"]) - stats // 2 + stats == 23_851_784
+  stats = models.num_params(tower["batch_stats"])
+  assert models.num_params(tower["params"]) == 27_161_264 - 3_326_696
+  assert models.num_params(tower["params"]) - stats // 2 + stats == 23_851_784
 
 
 def test_inception_v3_input_limits():
@@ -240,8 +235,8 @@ def test_inception_resnet_v2_keras_count():
   # Keras InceptionResNetV2: 55,873,736 parameters (BN scale=False, moving statistics
   # counted) = timm's 55,843,464 - BN scales + BN mean and variance.
   variables = _init_shapes(models.create("inception_resnet_v2"), 299)
-  stats = _count(variables["batch_stats"])
-  assert _count(variables["params"]) - stats // 2 + stats == 55_873_736
+  stats = models.num_params(variables["batch_stats"])
+  assert models.num_params(variables["params"]) - stats // 2 + stats == 55_873_736
 
 
 def test_residual_block_scales_the_linear_branch():

@@ -1,18 +1,13 @@
 """The registry and the LeNet family: names, parameter counts, shapes, errors."""
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jcnn import models
-
-
-def _num_params(name, **overrides):
-  model = models.create(name, **overrides)
-  shape = models.info(name).input_shape
-  variables = jax.eval_shape(
-      lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, *shape)), train=False))
-  return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(variables["params"]))
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -24,8 +19,27 @@ def _num_params(name, **overrides):
     ("lenet_tf", 1_663_370),
 ])
 def test_parameter_counts_match_references(name, expected):
-  assert _num_params(name) == expected
+  variables = models.abstract_variables(models.create(name), models.info(name).input_shape)
+  assert models.num_params(variables["params"]) == expected
   assert models.info(name).num_params == expected
+
+
+def test_abstract_variables_have_the_shapes_of_a_real_init():
+  model = models.create("lenet5")
+  abstract = models.abstract_variables(model, (32, 32, 1))
+  real = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 1)), train=False)
+  assert all(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in jax.tree.leaves(abstract))
+  as_spec = lambda tree: jax.tree.map(lambda a: (a.shape, a.dtype), tree)
+  assert as_spec(abstract) == as_spec(real)
+
+
+def test_importing_the_package_imports_every_family_module():
+  # A family module registers its models only once jcnn/models/__init__.py imports it.
+  code = ("import pkgutil, sys; from jcnn import models; "
+          "print(sorted(m.name for m in pkgutil.iter_modules(models.__path__) "
+          "if f'jcnn.models.{m.name}' not in sys.modules))")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+  assert out.stdout.strip() == "[]"
 
 
 def test_list_models_filters_by_pattern():

@@ -14,13 +14,11 @@ from jcnn.models import resnet
 
 
 def _variables_shape(model, shape=(32, 32, 3)):
-  return jax.eval_shape(
-      lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, *shape)), train=False))
+  return models.abstract_variables(model, shape)
 
 
 def _count(model, shape=(32, 32, 3)):
-  params = _variables_shape(model, shape)["params"]
-  return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
+  return models.num_params(_variables_shape(model, shape)["params"])
 
 
 def _init(model, x):
