@@ -158,13 +158,19 @@ def validate_common(config: ml_collections.ConfigDict) -> None:
       ("eval_examples", config.eval_examples >= 0, "must be >= 0 (0: all)"),
       ("checkpoint_every_steps", config.checkpoint_every_steps >= 0, "must be >= 0"),
   ]
-  for field, ok, why in checks:
-    if not ok:
-      raise ValueError(f"config.{field}={config[field]!r} {why}")
+  check_fields(config, checks)
   for field, known in (("optimizer", optim.OPTIMIZERS), ("schedule", optim.SCHEDULES)):
     if config[field] not in known:
       raise ValueError(f"unknown {field} {config[field]!r} (config.{field}); choose from "
                        f"{', '.join(known)}")
+
+
+def check_fields(config: ml_collections.ConfigDict,
+                 checks: list[tuple[str, bool, str]]) -> None:
+  """Raises ValueError for the first (field, ok, why) that is not ok, naming its value."""
+  for field, ok, why in checks:
+    if not ok:
+      raise ValueError(f"config.{field}={config[field]!r} {why}")
 
 
 def apply_fn(config: ml_collections.ConfigDict, model: nn.Module) -> Callable:

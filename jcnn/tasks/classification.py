@@ -33,15 +33,12 @@ class Classification(base.Task):
 
   def validate(self, config: ml_collections.ConfigDict) -> None:
     models.info(config.model)
-    checks = [
+    base.check_fields(config, [
         ("label_smoothing", 0 <= config.label_smoothing < 1, "must be in [0, 1)"),
         ("resize", config.resize >= 0, "must be >= 0 (0: keep)"),
         ("pad", config.pad >= 0, "must be >= 0"),
         ("crop_padding", config.crop_padding >= 0, "must be >= 0"),
-    ]
-    for field, ok, why in checks:
-      if not ok:
-        raise ValueError(f"config.{field}={config[field]!r} {why}")
+    ])
 
   def model(self, config: ml_collections.ConfigDict, dataset_info: dict) -> nn.Module:
     return models.create(config.model, num_classes=len(dataset_info["class_names"]),
