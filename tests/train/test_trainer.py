@@ -1,8 +1,6 @@
 """The training loop end to end on the embedded digits, in-process."""
 import json
 
-import jax
-import numpy as np
 import pytest
 
 from jcnn import checkpoint
