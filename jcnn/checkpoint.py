@@ -9,6 +9,8 @@ so a run killed at any moment leaves the previous checkpoints intact.
 import pathlib
 from typing import Any
 
+from absl import logging
+
 import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
@@ -48,7 +50,15 @@ def make_manager(workdir: str | pathlib.Path, *, keep: int = 3, best_metric: str
   options = ocp.CheckpointManagerOptions(
       preservation_policy=policies.AnyPreservationPolicy(keep_policies),
       enable_async_checkpointing=False, create=not read_only, read_only=read_only)
-  return ocp.CheckpointManager(directory, item_names=("model", "train"), options=options)
+  if not read_only:
+    return ocp.CheckpointManager(directory, item_names=("model", "train"), options=options)
+  # Orbax warns, for every read-only manager, that it will not save: true and useless.
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(min(verbosity, logging.ERROR))  # absl: lower is quieter
+  try:
+    return ocp.CheckpointManager(directory, item_names=("model", "train"), options=options)
+  finally:
+    logging.set_verbosity(verbosity)
 
 
 def _model_item(state: TrainState) -> dict:
