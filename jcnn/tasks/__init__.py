@@ -48,7 +48,9 @@ def default_config(task: str = "classification") -> ml_collections.ConfigDict:
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ValueError naming the first bad field: unknown task, foreign field, bad value."""
-  task = get(config.get("task", ""))
+  if "task" not in config:
+    raise ValueError("config.task is missing; build configs from jcnn.tasks.default_config()")
+  task = get(config.task)
   own = set(base.common_fields()) | set(task.fields())
   for field in config:
     if field not in own:
