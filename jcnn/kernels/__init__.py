@@ -36,12 +36,12 @@ import jax
 import jax.numpy as jnp
 
 from jcnn.kernels import banded, onednn, xla
+from jcnn.nn.padding import Pads
 
 NAMES = ("auto", "xla", "onednn", "banded")
 _ENV = "JCNN_KERNELS"
 _CHOICE = contextvars.ContextVar("jcnn_kernels", default=None)
 
-Pads = tuple[tuple[int, int], tuple[int, int]]
 # The band's rule where oneDNN cannot run, measured on a 2-core AMD EPYC
 # (benchmarks/conv_lowering.py, benchmarks/README.md): 1.3-3.6x faster than XLA for
 # stride-1 layers with a channel product up to 256 whose band is at most 8x the direct

@@ -17,9 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jcnn.nn.padding import output_size
-
-Pads = tuple[tuple[int, int], tuple[int, int]]
+from jcnn.nn.padding import Pads, output_size
 
 
 def banded_kernel(kernel: jax.Array, in_width: int, out_width: int, stride: int,

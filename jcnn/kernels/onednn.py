@@ -30,9 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jcnn.nn.padding import output_size
+from jcnn.nn.padding import Pads, output_size
 
-Pads = tuple[tuple[int, int], tuple[int, int]]
 _SOURCE = pathlib.Path(__file__).with_name("onednn.cc")
 _TARGETS = ("JcnnConvForward", "JcnnConvInputGrad", "JcnnConvKernelGrad",
             "JcnnNormForward", "JcnnNormBackward")

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-Pads = tuple[tuple[int, int], tuple[int, int]]
+from jcnn.nn.padding import Pads
 
 
 def conv(x: jax.Array, kernel: jax.Array, stride: tuple[int, int], pads: Pads,

@@ -5,6 +5,8 @@ from numbers import Integral
 from jax import lax
 
 Padding = str | int | Sequence[int] | Sequence[Sequence[int]]
+# Explicit padding, as `explicit_padding` resolves it: ((top, bottom), (left, right)).
+Pads = tuple[tuple[int, int], tuple[int, int]]
 
 
 def to_pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
@@ -21,7 +23,7 @@ def _is_int_pair(value) -> bool:
           and all(isinstance(v, Integral) for v in value))
 
 
-def spatial_padding(padding: Padding) -> str | tuple[tuple[int, int], tuple[int, int]]:
+def spatial_padding(padding: Padding) -> str | Pads:
   """Reads the padding forms we accept into what `jax.lax` takes.
 
   Args:
