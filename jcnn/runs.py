@@ -59,11 +59,16 @@ def _finite_or_none(value):
   return value
 
 
-def save_json(path: pathlib.Path, obj) -> None:
-  """Writes JSON atomically, so an interrupted write never leaves half a file."""
+def _write_atomically(path: pathlib.Path, text: str) -> None:
+  """Writes beside `path` and renames: an interrupted write never leaves half a file."""
   tmp = path.with_suffix(path.suffix + ".tmp")
-  tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=False))
+  tmp.write_text(text)
   tmp.replace(path)
+
+
+def save_json(path: pathlib.Path, obj) -> None:
+  """Writes strict JSON atomically."""
+  _write_atomically(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False))
 
 
 def _to_json(config: ml_collections.ConfigDict) -> dict:
@@ -105,13 +110,14 @@ class Run:
     run = cls(workdir, writable=True)
     run._take_lock()
     try:
+      new = _to_json(config)
       if (workdir / CONFIG_FILE).exists() and run.steps():
-        old, new = run.config.to_dict(), _to_json(config)
+        old = run.config.to_dict()
         for key in identity:
           if old.get(key) != new.get(key):
             raise ValueError(f"workdir {workdir} holds a run with {key}={old.get(key)!r}, not "
                              f"{new.get(key)!r}; choose another --workdir to start a new run")
-      save_json(workdir / CONFIG_FILE, _to_json(config))
+      save_json(workdir / CONFIG_FILE, new)
       run._config = config
     except BaseException:
       run.close()
@@ -234,9 +240,7 @@ class Run:
     path = self.workdir / METRICS_FILE
     if path.exists():
       kept = [json.dumps(r, allow_nan=False) for r in self.records() if r["step"] <= step]
-      tmp = path.with_suffix(".tmp")
-      tmp.write_text("".join(line + "\n" for line in kept))
-      tmp.replace(path)
+      _write_atomically(path, "".join(line + "\n" for line in kept))
 
   # Checkpoints.
   @property
