@@ -193,14 +193,16 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
         step += 1
         bar.update(1)
         log.stepped(step, step == start_step + 1, compile_timer, step_metrics)
-        # Read one step late, so the host never waits for the step it just started.
-        if previous_guard is not None:
-          _check_nonfinite(previous_guard, step - 1, config, run, log, step_metrics)
+        checkpointing = step % checkpoint_every == 0 or step == total_steps
+        # Between checkpoints the count is read one step late, so the host never waits
+        # for the step it just started; a checkpoint waits for it anyway.
+        counted = guard if checkpointing else previous_guard
         previous_guard = guard
+        if counted is not None:
+          _check_nonfinite(counted, step, config, run, log, step_metrics, guard)
         if step % config.log_every_steps == 0 or step == total_steps:
           log.train(step, step_metrics, guard)
-        if step % checkpoint_every == 0 or step == total_steps:
-          _check_nonfinite(guard, step, config, run, log, step_metrics)
+        if checkpointing:
           results = evaluate(step)
           checkpoint(step, results)
           log.restart_window()
@@ -248,12 +250,16 @@ class _TrainLog:
                            "img_s": f"{values['img_per_s']:.0f}"})
 
 
-def _check_nonfinite(guard, step: int, config: ml_collections.ConfigDict, run: runs.Run,
-                     log: _TrainLog, metrics) -> None:
-  """Raises NonFiniteError once `guard` counts max_nonfinite_steps in a row."""
-  consecutive = int(guard["consecutive"])
+def _check_nonfinite(counted, step: int, config: ml_collections.ConfigDict, run: runs.Run,
+                     log: _TrainLog, metrics, guard) -> None:
+  """Raises NonFiniteError once `counted` has max_nonfinite_steps in a row.
+
+  Before raising it logs the train record of `step` (metrics, `guard`): the steps
+  skipped since the last record.
+  """
+  consecutive = int(counted["consecutive"])
   if consecutive >= config.max_nonfinite_steps:
-    log.train(step, metrics, guard)  # the skipped steps since the last record
+    log.train(step, metrics, guard)
     kept = run.steps()
     last = f"the last checkpoint, step {kept[-1]}, is kept" if kept else "no checkpoint was saved"
     raise NonFiniteError(
