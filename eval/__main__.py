@@ -8,6 +8,8 @@ Examples:
   python -m eval --workdir runs/lenet5_digits --step 420 --split test --json
   python -m eval --workdir runs/lenet5_mnist --watch        # evaluate each new checkpoint
   python -m eval predict --workdir runs/lenet5_mnist digit.png
+  python -m eval detect --workdir runs/frcnn_digits --json   # VOC and COCO AP
+  python -m eval predict --workdir runs/frcnn_digits street.jpg --output boxes/
 
 Opens runs read-only (jcnn.runs.Run.open): never locks or writes the workdir.
 """

@@ -1,4 +1,4 @@
-"""Classification losses and weight penalties."""
+"""Classification and box-regression losses, and weight penalties."""
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +55,20 @@ def softmax_cross_entropy(logits: jax.Array, labels: jax.Array, *,
     losses = optax.softmax_cross_entropy(
         logits, optax.smooth_labels(labels, label_smoothing))
   return _reduce(losses, reduction, weights)
+
+
+def smooth_l1(predictions: jax.Array, targets: jax.Array, sigma: float = 1.0) -> jax.Array:
+  """Fast R-CNN's smooth-L1, elementwise, in py-faster-rcnn's `sigma` form.
+
+  0.5 * (sigma * x)^2 where |x| < 1 / sigma^2, else |x| - 0.5 / sigma^2, for
+  x = predictions - targets: sigma = 3 for the RPN, 1 for the detection head
+  (torchvision's `beta` is 1 / sigma^2). Reduce it with the task's own normaliser.
+  """
+  if sigma <= 0:
+    raise ValueError(f"sigma must be > 0, got {sigma!r}")
+  x = jnp.abs(predictions - targets)
+  beta = 1.0 / (sigma * sigma)
+  return jnp.where(x < beta, 0.5 * x * x / beta, x - 0.5 * beta)
 
 
 def _reduce(losses: jax.Array, reduction: str, weights: jax.Array | None) -> jax.Array:

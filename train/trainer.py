@@ -142,6 +142,8 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
                        ema_decay=config.ema_decay,
                        apply_fn=tasks.apply_fn(config, training.model)),
       parallel.replicated(mesh))
+  if training.init_params is not None:
+    state = _initialised(state, training.init_params, mesh)
   state = run.resume(state)
   start_step = int(jax.device_get(state.step))
   run.truncate_log(start_step)
@@ -156,7 +158,9 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
       values = evaluator.run(state.eval_variables())
       run.log(step, evaluator.name, values)
       bar.write(f"step {step}: {evaluator.name} " + "  ".join(
-          f"{k} {v:.4f}" for k, v in values.items() if isinstance(v, float)), file=sys.stderr)
+          f"{k} {v:.4f}" for k, v in values.items()
+          # Per-class values ("ap50/dog") go to the log, not the terminal.
+          if isinstance(v, float) and "/" not in k), file=sys.stderr)
       results = values if results is None else results
     return results
 
@@ -215,6 +219,13 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
     if results is None:  # resumed at the very end: evaluate what is there
       results = evaluate(step)
   return {**results, "step": step}
+
+
+def _initialised(state, init_params, mesh):
+  """`state` with the task's initial parameters (and their copy as the EMA)."""
+  params = jax.device_put(init_params(state.params), parallel.replicated(mesh))
+  ema = None if state.ema_params is None else jax.tree.map(jnp.copy, params)
+  return state.replace(params=params, ema_params=ema)
 
 
 class _TrainLog:

@@ -1,16 +1,23 @@
-"""Detection annotations into one record format: PASCAL VOC XML, YOLO txt, CSV and TFDS.
+"""Detection annotations into one record format: PASCAL VOC XML, YOLO txt, CSV, COCO JSON
+and TFDS.
 
 A record is a dict:
   "image_path":  str, the image file (TFDS records hold the decoded "image" instead);
   "width", "height": ints, the image size in pixels;
   "boxes":       float32 [N, 4] xyxy, absolute pixel coordinates as the source gives them
                  (VOC XML and CSV keep their 1-based pixel numbers; YOLO's normalised
-                 centers become x1 = (cx - w / 2) * width, ...);
+                 centers become x1 = (cx - w / 2) * width, ...; COCO's [x, y, w, h]
+                 becomes [x, y, x + w, y + h]);
   "labels":      int32 [N], indices into "class_names";
   "difficult":   bool [N], VOC's "difficult" flags (False where the source has none);
-  "class_names": tuple of str, shared by the records of a dataset.
+  "class_names": tuple of str, shared by the records of a dataset;
+  "iscrowd":     bool [N], COCO JSON records only: crowd regions (also flagged difficult);
+  "annotation_path": str, the file the boxes come from (not for TFDS), for error messages.
+
+A file that does not parse, or lacks a field, raises a one-line ValueError naming it.
 """
 import csv
+import json
 import pathlib
 import re
 import xml.etree.ElementTree as ET
@@ -38,12 +45,16 @@ COCO_CLASSES = (
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
-def _record(image_path, width, height, boxes, labels, difficult, class_names):
-  return {"image_path": str(image_path), "width": int(width), "height": int(height),
-          "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
-          "labels": np.asarray(labels, np.int32).reshape(-1),
-          "difficult": np.asarray(difficult, bool).reshape(-1),
-          "class_names": tuple(class_names)}
+def _record(image_path, width, height, boxes, labels, difficult, class_names,
+            annotation_path=None):
+  record = {"image_path": str(image_path), "width": int(width), "height": int(height),
+            "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
+            "labels": np.asarray(labels, np.int32).reshape(-1),
+            "difficult": np.asarray(difficult, bool).reshape(-1),
+            "class_names": tuple(class_names)}
+  if annotation_path is not None:
+    record["annotation_path"] = str(annotation_path)
+  return record
 
 
 def _label(name, class_names, source):
@@ -66,22 +77,51 @@ def read_voc_xml(xml_path: str | pathlib.Path, class_names: Sequence[str],
     A record (see the module docstring).
   """
   xml_path = pathlib.Path(xml_path)
-  root = ET.parse(xml_path).getroot()
+  root = _parse_xml(xml_path)
   if images_dir is None:
     images_dir = xml_path.parent.parent / "JPEGImages"
     if not images_dir.is_dir():
       images_dir = xml_path.parent.parent / "images"
-  size = root.find("size")
   boxes, labels, difficult = [], [], []
   for obj in root.iter("object"):
-    box = obj.find("bndbox")
-    boxes.append([float(box.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax")])
-    labels.append(_label(obj.find("name").text.strip(), tuple(class_names), xml_path))
+    box = _field(obj, "bndbox", xml_path)
+    boxes.append([_number(box, k, xml_path) for k in ("xmin", "ymin", "xmax", "ymax")])
+    labels.append(_label(_text(obj, "name", xml_path), tuple(class_names), xml_path))
     flag = obj.find("difficult")
-    difficult.append(flag is not None and flag.text.strip() == "1")
-  return _record(pathlib.Path(images_dir) / root.find("filename").text.strip(),
-                 size.find("width").text, size.find("height").text, boxes, labels,
-                 difficult, class_names)
+    difficult.append(flag is not None and (flag.text or "").strip() == "1")
+  size = _field(root, "size", xml_path)
+  return _record(pathlib.Path(images_dir) / _text(root, "filename", xml_path),
+                 _number(size, "width", xml_path), _number(size, "height", xml_path),
+                 boxes, labels, difficult, class_names, xml_path)
+
+
+def _parse_xml(xml_path: pathlib.Path) -> ET.Element:
+  try:
+    return ET.parse(xml_path).getroot()
+  except ET.ParseError as error:
+    raise ValueError(f"{xml_path}: not a parsable XML annotation ({error})") from None
+
+
+def _field(element: ET.Element, name: str, source) -> ET.Element:
+  found = element.find(name)
+  if found is None:
+    raise ValueError(f"{source}: <{element.tag}> has no <{name}>")
+  return found
+
+
+def _text(element: ET.Element, name: str, source) -> str:
+  text = (_field(element, name, source).text or "").strip()
+  if not text:
+    raise ValueError(f"{source}: <{element.tag}><{name}> is empty")
+  return text
+
+
+def _number(element: ET.Element, name: str, source) -> float:
+  text = _text(element, name, source)
+  try:
+    return float(text)
+  except ValueError:
+    raise ValueError(f"{source}: <{element.tag}><{name}> is {text!r}, not a number") from None
 
 
 def load_voc_dir(annotations_dir: str | pathlib.Path,
@@ -101,8 +141,8 @@ def load_voc_dir(annotations_dir: str | pathlib.Path,
   if not paths:
     raise FileNotFoundError(f"no .xml annotations in {annotations_dir}")
   if class_names is None:
-    class_names = sorted({obj.find("name").text.strip() for p in paths
-                          for obj in ET.parse(p).getroot().iter("object")})
+    class_names = sorted({_text(obj, "name", p) for p in paths
+                          for obj in _parse_xml(p).iter("object")})
   return [read_voc_xml(p, class_names, images_dir) for p in paths]
 
 
@@ -125,7 +165,11 @@ def read_yolo_txt(label_path: str | pathlib.Path | None, image_path: str | pathl
     text = pathlib.Path(label_path).read_text().split()
     if len(text) % 5:
       raise ValueError(f"{label_path}: expected lines of 5 numbers, got {len(text)} numbers")
-    rows = np.asarray(text, np.float64).reshape(-1, 5)
+    try:
+      rows = np.asarray(text, np.float64).reshape(-1, 5)
+    except ValueError:
+      raise ValueError(f"{label_path}: expected lines of 5 numbers, got "
+                       f"{' '.join(text)[:80]!r}") from None
   labels = rows[:, 0].astype(np.int32)
   if np.any((labels < 0) | (labels >= len(class_names))) or np.any(rows[:, 0] != labels):
     raise ValueError(f"{label_path}: class ids must be integers in [0, {len(class_names)}), "
@@ -134,7 +178,7 @@ def read_yolo_txt(label_path: str | pathlib.Path | None, image_path: str | pathl
   w, h = rows[:, 3] * width, rows[:, 4] * height
   boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
   return _record(image_path, width, height, boxes, labels, np.zeros(len(labels), bool),
-                 class_names)
+                 class_names, label_path)
 
 
 def load_yolo_dir(images_dir: str | pathlib.Path, labels_dir: str | pathlib.Path,
@@ -178,8 +222,76 @@ def load_csv(csv_path: str | pathlib.Path, images_dir: str | pathlib.Path,
     labels = [_label(r["class"], tuple(class_names), csv_path) for r in group]
     records.append(_record(pathlib.Path(images_dir) / name, group[0]["width"],
                            group[0]["height"], boxes, labels, np.zeros(len(group), bool),
-                           class_names))
+                           class_names, csv_path))
   return records
+
+
+def load_coco_json(json_path: str | pathlib.Path, images_dir: str | pathlib.Path | None = None,
+                   class_names: Sequence[str] | None = None) -> list[dict]:
+  """A COCO instances JSON (e.g. instances_val2017.json) as records, in its image order.
+
+  Labels index the categories sorted by id, so COCO's 80 give `COCO_CLASSES`' order;
+  crowd annotations are kept, flagged "iscrowd" and "difficult" (no AP penalty).
+
+  Args:
+    json_path: the instances file.
+    images_dir: where the images are; default: the first of the JSON's folder, its
+      "images" subfolder, and COCO's layout ../<split> (instances_val2017.json ->
+      ../val2017) that holds the first image.
+    class_names: the classes; default: the JSON's category names by id. A category
+      name not among them is an error.
+
+  Returns:
+    A list of records.
+  """
+  json_path = pathlib.Path(json_path)
+  try:
+    data = json.loads(json_path.read_text())
+    images, categories = data["images"], sorted(data["categories"], key=lambda c: c["id"])
+    names = {c["id"]: c["name"] for c in categories}
+    annotations = data.get("annotations", [])
+  except (ValueError, KeyError, TypeError) as error:
+    raise ValueError(f"{json_path}: not a COCO instances JSON ({type(error).__name__}: "
+                     f"{error})") from None
+  class_names = tuple(names.values()) if class_names is None else tuple(class_names)
+  label_of = {i: _label(n, class_names, json_path) for i, n in names.items()}
+  if images_dir is None:
+    images_dir = _coco_images_dir(json_path, images[0]["file_name"] if images else "")
+  by_image = {image["id"]: [] for image in images}
+  for a in annotations:
+    if a.get("image_id") not in by_image or a.get("category_id") not in label_of:
+      raise ValueError(f"{json_path}: annotation {a.get('id')} names image "
+                       f"{a.get('image_id')} / category {a.get('category_id')}, which the "
+                       "file does not list")
+    by_image[a["image_id"]].append(a)
+  records = []
+  for image in images:
+    group = by_image[image["id"]]
+    try:
+      xywh = np.asarray([a["bbox"] for a in group], np.float32).reshape(-1, 4)
+    except (KeyError, ValueError):
+      raise ValueError(f"{json_path}: image {image['id']} has an annotation without a "
+                       "bbox of 4 numbers") from None
+    crowd = np.asarray([bool(a.get("iscrowd", 0)) for a in group], bool)
+    record = _record(pathlib.Path(images_dir) / image["file_name"], image["width"],
+                     image["height"], np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]],
+                                                     axis=1),
+                     [label_of[a["category_id"]] for a in group], crowd, class_names,
+                     json_path)
+    record["iscrowd"] = crowd
+    records.append(record)
+  return records
+
+
+def _coco_images_dir(json_path: pathlib.Path, first_image: str) -> pathlib.Path:
+  split = json_path.stem.split("_", 1)[-1]  # instances_val2017 -> val2017
+  candidates = [json_path.parent, json_path.parent / "images", json_path.parent.parent / split,
+                json_path.parent.parent / "images" / split, json_path.parent / split]
+  for folder in candidates:
+    if (folder / first_image).is_file():
+      return folder
+  raise FileNotFoundError(f"{json_path}: image {first_image!r} is in none of "
+                          f"{[str(c) for c in candidates]}; pass images_dir")
 
 
 def load_raccoon(data_dir: str | pathlib.Path) -> list[dict]:

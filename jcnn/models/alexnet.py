@@ -183,7 +183,7 @@ class ZFNet(nn.Module):
     x = record(self, "norm2", lrn(jnn.max_pool(x, 3, 2, padding=ceil_pad)))
     x = record(self, "relu3", relu(conv(384, 3, "conv3", padding=1)(x)))
     x = record(self, "relu4", relu(conv(384, 3, "conv4", padding=1)(x)))
-    x = relu(conv(256, 3, "conv5", padding=1)(x))
+    x = record(self, "relu5", relu(conv(256, 3, "conv5", padding=1)(x)))
     x = record(self, "pool5", jnn.max_pool(x, 3, 2))
     return ClassifierHead(self.num_classes, self.head_window, dropout_rate=self.dropout_rate,
                           fully_convolutional=self.fully_convolutional,

@@ -79,7 +79,7 @@ class VGG(nn.Module):
         if self.batch_norm:
           x = BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                            name=f"bn{stage}_{i}")(x)
-        x = jax.nn.relu(x)
+        x = record(self, f"relu{stage}_{i}", jax.nn.relu(x))
         if self.lrn and (stage, i) == (1, 1):
           x = alexnet_lrn(x)
       x = record(self, f"pool{stage}", jnn.max_pool(x, 2, 2))

@@ -10,7 +10,7 @@ add a regression toy to prove the loop is not classification-shaped).
 """
 import ml_collections
 
-from jcnn.tasks import base, classification
+from jcnn.tasks import base, classification, detection
 from jcnn.tasks.base import Evaluator, Task, Training, all_finite, apply_fn
 
 __all__ = ["Evaluator", "Task", "Training", "all_finite", "apply_fn", "default_config",
@@ -70,3 +70,4 @@ def identity(config: ml_collections.ConfigDict) -> tuple[str, ...]:
 
 
 register(classification.Classification())
+register(detection.Detection())

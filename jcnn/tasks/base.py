@@ -48,6 +48,9 @@ class Training:
       per image) are padded to a fixed count with a mask, so every step has one shape.
     evaluators: run at every checkpoint; the first one's metrics choose the best.
     progress: train metrics shown on the progress bar.
+    init_params: optional `params -> params` applied to the freshly initialised
+      parameters before any checkpoint is resumed (e.g. a backbone pre-trained by a
+      classification run).
   """
   dataset_info: dict
   num_examples: int
@@ -56,6 +59,7 @@ class Training:
   batches: Callable[[int, int], Iterator[dict]]
   evaluators: Sequence[Evaluator]
   progress: tuple[str, ...] = ("loss",)
+  init_params: Callable[[dict], dict] | None = None
 
 
 class Task(abc.ABC):

@@ -174,7 +174,7 @@ def test_zfnet_map_sizes_follow_figure_3():
       "conv4": (13, 13, 384), "conv5": (13, 13, 256)}
   assert _features(model, (224, 224, 3)) == {
       "norm1": (55, 55, 96), "norm2": (13, 13, 256), "relu3": (13, 13, 384),
-      "relu4": (13, 13, 384), "pool5": (6, 6, 256)}
+      "relu4": (13, 13, 384), "relu5": (13, 13, 256), "pool5": (6, 6, 256)}
   params = models.abstract_variables(model, (224, 224, 3))["params"]
   # One tower: layers 3-5 densely connected (Sec. 3), unlike AlexNet's groups.
   assert [params[f"conv{i}"]["kernel"].shape for i in range(1, 6)] == [
@@ -229,9 +229,18 @@ def test_vgg_configurations_follow_table_1(name, weight_layers):
 
 
 def test_vgg_maps_halve_to_7():
-  assert _features(models.create("vgg16"), (224, 224, 3)) == {
+  pools = {k: v for k, v in _features(models.create("vgg16"), (224, 224, 3)).items()
+           if k.startswith("pool")}
+  assert pools == {
       "pool1": (112, 112, 64), "pool2": (56, 56, 128), "pool3": (28, 28, 256),
       "pool4": (14, 14, 512), "pool5": (7, 7, 512)}
+
+
+def test_vgg16_records_every_convolution():
+  # Faster R-CNN's VGG-16 backbone ends at conv5_3: 14 x 14 x 512 at 224 (stride 16).
+  relus = {k: v for k, v in _features(models.create("vgg16"), (224, 224, 3)).items()
+           if k.startswith("relu")}
+  assert len(relus) == 13 and relus["relu5_3"] == (14, 14, 512)
 
 
 @pytest.mark.parametrize("name, lrn_inputs", [
