@@ -91,6 +91,22 @@ def voc_evaluate(detections: Sequence[dict], ground_truths: Sequence[dict],
 
 def _voc_class_ap(detections, ground_truths, c, iou_threshold, use_07_metric, legacy_pixel):
   """(AP, number of non-difficult boxes) of class c."""
+  recall, precision, positives = voc_curve(detections, ground_truths, c, iou_threshold,
+                                           legacy_pixel)
+  if positives == 0:
+    return float("nan"), 0
+  return voc_ap(recall, precision, use_07_metric), positives
+
+
+def voc_curve(detections: Sequence[dict], ground_truths: Sequence[dict], c: int,
+              iou_threshold: float = 0.5,
+              legacy_pixel: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+  """Class c's precision-recall curve, by the matching rules of `voc_evaluate`.
+
+  Returns:
+    (recall, precision, positives): one point per detection of class c in decreasing
+    score (detections on difficult boxes are skipped); positives = non-difficult boxes.
+  """
   one = 1.0 if legacy_pixel else 0.0
   gt_boxes, gt_difficult, matched = [], [], []
   for g in ground_truths:
@@ -109,7 +125,7 @@ def _voc_class_ap(detections, ground_truths, c, iou_threshold, use_07_metric, le
     scores.append(np.asarray(d["scores"], np.float64).reshape(-1)[mine])
     boxes.append(np.asarray(d["boxes"], np.float64).reshape(-1, 4)[mine])
   if positives == 0:
-    return float("nan"), 0
+    return np.zeros(0), np.zeros(0), 0
   scores, boxes = np.concatenate(scores), np.concatenate(boxes)
   order = np.argsort(-scores, kind="stable")
   tp = np.zeros(len(order))
@@ -140,7 +156,9 @@ def _voc_class_ap(detections, ground_truths, c, iou_threshold, use_07_metric, le
   tp, fp = np.cumsum(tp), np.cumsum(fp)
   recall = tp / positives
   precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
-  return voc_ap(recall, precision, use_07_metric), positives
+  # Skipped (difficult) detections leave no point on the curve.
+  point = (np.diff(tp, prepend=0) + np.diff(fp, prepend=0)) > 0
+  return recall[point], precision[point], positives
 
 
 def coco_evaluate(detections: Sequence[dict], ground_truths: Sequence[dict],

@@ -1,0 +1,154 @@
+"""Faster R-CNN's speed beside its backbone alone, and the RPN beside selective search.
+
+  python benchmarks/faster_rcnn.py                                   # the mnist config
+  python benchmarks/faster_rcnn.py --config train/configs/faster_rcnn_mnist.py \
+      --workdir runs/faster_rcnn_mnist --seconds 10 --ss-images 20
+
+On the same input batches (real MNIST-detection test canvases, or the config's dataset),
+in one process, one JSON line each:
+  - inference ms/image: the whole detector (RPN, NMS, RoI pooling, head, per-class NMS)
+    against the backbone's forward pass alone;
+  - train images/s: the detector's train step (targets, sampling, four losses, Adam)
+    against a train step of the backbone alone (its features' mean as the loss, Adam);
+  - proposals ms/image: the RPN (backbone + RPN head + decode + NMS, one jit) against
+    `selective_search(..., "fast")` on the same images;
+then a summary line with the three ratios. With --workdir the run's trained weights are
+used (proposal counts after NMS depend on them), else a fresh initialisation.
+"""
+import argparse
+import importlib.util
+import itertools
+import json
+import pathlib
+import statistics
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+from jcnn import detection, parallel, runs, runtime, tasks  # noqa: E402
+from jcnn import state as state_lib  # noqa: E402
+
+
+def _emit(**fields):
+  print(json.dumps(fields), flush=True)
+
+
+def _config(path):
+  spec = importlib.util.spec_from_file_location("bench_config", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def _rate(fn, seconds):
+  """Median seconds per call over `seconds` of calls (after one warm-up call)."""
+  jax.block_until_ready(fn())
+  times, spent = [], 0.0
+  while spent < seconds or len(times) < 3:
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    times.append(time.perf_counter() - start)
+    spent += times[-1]
+  return statistics.median(times)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--config", default="train/configs/faster_rcnn_mnist.py")
+  parser.add_argument("--workdir", default=None, help="a trained run of the config")
+  parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
+  parser.add_argument("--ss-images", type=int, default=20,
+                      help="images for selective search (about 0.1-2 s each)")
+  args = parser.parse_args(argv)
+  runtime.quiet()
+  runtime.configure()
+  config = _config(args.config)
+  task = tasks.get("detection")
+  mesh = parallel.make_mesh(1)
+  training = task.training(config, mesh)
+  model, info = training.model, training.dataset_info
+  state = state_lib.create(model, optax.adam(1e-4), rng=jax.random.PRNGKey(0),
+                           input_shape=task.input_shape(info))
+  if args.workdir:
+    state = state.replace(params=runs.Run.open(args.workdir).restore().variables["params"])
+  train_batch = jax.device_put(next(training.batches(0, 0)))
+  eval_split = task.load_split(config, config.eval_split)
+  eval_batch = jax.device_put(next(iter(task.eval_batches(config, info, eval_split))))
+  variables = {"params": state.params}
+  images, sizes = eval_batch["image"], eval_batch["image_size"]
+  n_eval, n_train = images.shape[0], train_batch["image"].shape[0]
+  common = dict(config=args.config, model=config.model, input=list(images.shape[1:]))
+
+  # Inference: the detector against the backbone's forward pass.
+  detect = jax.jit(lambda v, x, s: model.apply(v, x, s))
+  features = jax.jit(lambda v, x: model.apply(v, x, method=model.features))
+  detector_s = _rate(lambda: detect(variables, images, sizes), args.seconds)
+  backbone_s = _rate(lambda: features(variables, images), args.seconds)
+  _emit(measure="inference_ms_per_image", batch=n_eval, detector=1e3 * detector_s / n_eval,
+        backbone=1e3 * backbone_s / n_eval, ratio=detector_s / backbone_s, **common)
+
+  # Training: the detector's step against a backbone-only step.
+  train_step = jax.jit(training.train_step)
+
+  def backbone_loss(params, x):
+    return jnp.mean(model.apply({"params": params}, x, train=True, method=model.features))
+
+  tx = optax.adam(1e-4)
+
+  @jax.jit
+  def backbone_step(params, opt_state, x):
+    grads = jax.grad(backbone_loss)(params, x)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+  holder = {"state": state}
+
+  def detector_train():
+    holder["state"], metrics = train_step(holder["state"], train_batch)
+    return metrics["loss"]
+
+  body = {"params": state.params}
+  opt = {"state": tx.init(body["params"])}
+
+  def backbone_train():
+    body["params"], opt["state"] = backbone_step(body["params"], opt["state"],
+                                                 train_batch["image"])
+    return body["params"]
+
+  detector_train_s = _rate(detector_train, args.seconds)
+  backbone_train_s = _rate(backbone_train, args.seconds)
+  _emit(measure="train_images_per_s", batch=n_train, detector=n_train / detector_train_s,
+        backbone=n_train / backbone_train_s, ratio=detector_train_s / backbone_train_s,
+        **common)
+
+  # Proposals: the RPN (one jit, from pixels) against selective search, fast mode.
+  def propose(m, x, s):
+    f = m.features(x)
+    return m.propose(f, *m.rpn(f), s, pre_nms_top_n=m.pre_nms_top_n,
+                     post_nms_top_n=m.post_nms_top_n)
+
+  rpn = jax.jit(lambda v, x, s: model.apply(v, x, s, method=propose))
+  rpn_s = _rate(lambda: rpn(variables, images, sizes).boxes, args.seconds)
+  ss_times, ss_counts = [], []
+  for i in itertools.islice(range(len(eval_split)), args.ss_images):
+    image = eval_split.image(i)
+    image = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+    start = time.perf_counter()
+    ss_counts.append(len(detection.selective_search(image, "fast")))
+    ss_times.append(time.perf_counter() - start)
+  ss_s = statistics.median(ss_times)
+  _emit(measure="proposals_ms_per_image", rpn=1e3 * rpn_s / n_eval,
+        selective_search_fast=1e3 * ss_s, speedup=ss_s / (rpn_s / n_eval),
+        rpn_boxes=int(config.rpn_post_nms_top_n_test),
+        selective_search_boxes=statistics.median(ss_counts), ss_images=len(ss_times),
+        **common)
+
+
+if __name__ == "__main__":
+  main()
