@@ -69,6 +69,9 @@ def main(argv=None):
   runtime.quiet()
   runtime.configure()
   config = _config(args.config)
+  if args.workdir:  # the weights come from the run, not from its pre-training run
+    config = runs.Run.open(args.workdir).config
+    config.init_from = ""
   task = tasks.get("detection")
   mesh = parallel.make_mesh(1)
   training = task.training(config, mesh)
@@ -83,7 +86,8 @@ def main(argv=None):
   variables = {"params": state.params}
   images, sizes = eval_batch["image"], eval_batch["image_size"]
   n_eval, n_train = images.shape[0], train_batch["image"].shape[0]
-  common = dict(config=args.config, model=config.model, input=list(images.shape[1:]))
+  common = dict(run=args.workdir or args.config, model=config.model,
+                input=list(images.shape[1:]))
 
   # Inference: the detector against the backbone's forward pass.
   detect = jax.jit(lambda v, x, s: model.apply(v, x, s))

@@ -9,7 +9,11 @@
 py-faster-rcnn's end2end one (256 anchors, 128 RoIs, NMS 0.7, smooth-L1 sigma 3 / 1)
 with fewer proposals (the canvases hold at most 6 objects) and Adam.
 
-Measured: see the closing note of issue 13 (filled in after the run below).
+Measured (seed 0, 2026-12-01, 2-core CPU, nothing else running): VOC mAP@0.5 0.974
+(area; 11-point 0.906), COCO AP 0.636 / AP50 0.970 / AP75 0.765 on the 2,000 test
+canvases; after each epoch 0.940, 0.962, 0.972, 0.974. 17 min 16 s wall time (`time
+python -m train ...`, the canvases already cached; building them takes ~14 s once),
+training at ~45 img/s. `python -m eval detect` gives the same 0.9742 from the checkpoint.
 """
 from train.configs import default
 

@@ -10,7 +10,11 @@ started from runs/small_vgg_cifar10 (`init_from`, whose normalisation it keeps);
 shorter side 256, longer at most 384; anchors 64, 128, 256 px × 3 ratios; horizontal
 flips.
 
-Measured: see the closing note of issue 13.
+Measured (seed 0, 2026-12-01, 2-core CPU, from a small_vgg_cifar10 run at 72.6 %):
+VOC mAP@0.5 0.683 (11-point 0.694), COCO AP 0.285 / AP50 0.681 on the 40 held-out
+images, in 12 min 52 s wall time (1,200 steps, ~8 img/s). With 40 test images the
+number moves by ±0.05 between neighbouring checkpoints (0.59-0.69 over the last 10
+epochs).
 """
 from train.configs import default
 

