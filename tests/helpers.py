@@ -26,6 +26,23 @@ def run_program(module: str, *args: str, env: dict | None = None, timeout: float
                         capture_output=True, text=True, timeout=timeout)
 
 
+def eval_json(capsys, *argv) -> dict:
+  """Runs `python -m eval ARGV` in-process; its stdout must be exactly one JSON object."""
+  import json
+  from eval import __main__ as eval_main
+  assert eval_main.main(list(argv)) == 0
+  return json.loads(capsys.readouterr().out)
+
+
+def eval_error(capsys, *argv) -> str:
+  """Runs `python -m eval ARGV` in-process; it must fail with one "error: ..." line."""
+  from eval import __main__ as eval_main
+  assert eval_main.main(list(argv)) == 2
+  err = capsys.readouterr().err.strip()
+  assert err.startswith("error: ") and "\n" not in err
+  return err
+
+
 # Convolution tests: random inputs, one geometry, the XLA reference, and the error metric.
 def random_array(shape, seed: int, scale: float = 1.0, shift: float = 0.0):
   """Standard normal float32 values, scaled and shifted, from `seed`."""

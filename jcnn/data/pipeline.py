@@ -23,6 +23,15 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
   return num_examples // batch_size
 
 
+def batches_per_epoch(num_examples: int, batch_size: int, train: bool) -> int:
+  """Training drops the last partial batch; evaluation pads it (every example once)."""
+  if train:
+    return steps_per_epoch(num_examples, batch_size)
+  if batch_size <= 0:
+    raise ValueError(f"batch_size must be > 0, got {batch_size}")
+  return -(-num_examples // batch_size)
+
+
 def batches(split: Split, batch_size: int, *, train: bool, seed: int = 0, epoch: int = 0,
             start_batch: int = 0, crop_padding: int = 0, flip: bool = False,
             mean: Sequence[float] | None = None, std: Sequence[float] | None = None
@@ -49,12 +58,7 @@ def batches(split: Split, batch_size: int, *, train: bool, seed: int = 0, epoch:
     {"image": [B, H, W, C] float32, "label": [B] int32, "mask": [B] float32}.
   """
   n = len(split)
-  if train:
-    num_batches = steps_per_epoch(n, batch_size)
-  elif batch_size <= 0:
-    raise ValueError(f"batch_size must be > 0, got {batch_size}")
-  else:
-    num_batches = -(-n // batch_size)
+  num_batches = batches_per_epoch(n, batch_size, train)
   if crop_padding < 0:
     raise ValueError(f"crop_padding must be >= 0, got {crop_padding}")
   if not train and (crop_padding or flip):

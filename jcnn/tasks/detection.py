@@ -22,7 +22,7 @@ from jax.sharding import Mesh
 from jcnn import detection, losses, runs
 from jcnn.data import detection as det_data
 from jcnn.evaluators.detection import DetectionEvaluator
-from jcnn.models import faster_rcnn
+from jcnn.detection import faster_rcnn
 from jcnn.models.convolutionalize import HEAD
 from jcnn.state import TrainState
 from jcnn.tasks import base

@@ -5,7 +5,7 @@ import pytest
 
 from eval import __main__ as eval_main
 from jcnn import models
-from tests.helpers import run_program, tiny_config
+from tests.helpers import eval_error, eval_json, run_program, tiny_config
 from train import trainer
 
 
@@ -16,20 +16,10 @@ def workdir(tmp_path_factory):
   return path
 
 
-def _json(capsys, *argv):
-  assert eval_main.main(list(argv)) == 0
-  return json.loads(capsys.readouterr().out)  # fails on any extra output
-
-
-def _error(capsys, *argv):
-  assert eval_main.main(list(argv)) == 2
-  err = capsys.readouterr().err.strip()
-  assert err.startswith("error: ") and "\n" not in err
-  return err
 
 
 def test_rf_json_rows(capsys):
-  out = _json(capsys, "rf", "--model", "lenet5", "--json")
+  out = eval_json(capsys, "rf", "--model", "lenet5", "--json")
   assert set(out) == {"layers", "total"}
   c1 = out["layers"][0]
   assert {"name", "kernel", "stride", "padding", "n", "rf", "jump", "start"} <= set(c1)
@@ -40,9 +30,9 @@ def test_rf_json_rows(capsys):
 
 def test_rf_of_a_recorded_feature_at_another_size(capsys):
   # google-research/receptive_field: vgg_16/pool5 212, stride 32, padding 90 at any size.
-  out = _json(capsys, "rf", "--model", "vgg16", "--feature", "pool5", "--json")
+  out = eval_json(capsys, "rf", "--model", "vgg16", "--feature", "pool5", "--json")
   assert out["total"]["rf"] == [212, 212] and out["total"]["effective_padding"] == [90, 90]
-  out = _json(capsys, "rf", "--model", "resnet18", "--feature", "stage2", "--input-size",
+  out = eval_json(capsys, "rf", "--model", "resnet18", "--feature", "stage2", "--input-size",
               "64", "--json")
   assert out["total"]["n"] == [8, 8] and out["total"]["rf"] == [99, 99]
 
@@ -56,7 +46,7 @@ def test_rf_table(capsys):
 
 
 def test_cost_json(capsys):
-  out = _json(capsys, "cost", "--model", "lenet5", "--batch", "2", "--json", "--fit", "1")
+  out = eval_json(capsys, "cost", "--model", "lenet5", "--batch", "2", "--json", "--fit", "1")
   c1 = out["layers"][0]
   assert {"name", "params", "macs", "flops", "activation_bytes"} <= set(c1)
   assert (c1["name"], c1["params"], c1["macs"]) == ("LeNet5/c1", 156, 2 * 117_600)
@@ -73,15 +63,15 @@ def test_cost_table_without_xla(capsys):
 
 
 def test_commands_read_a_checkpoint(workdir, capsys):
-  rf = _json(capsys, "rf", "--workdir", str(workdir), "--json")
+  rf = eval_json(capsys, "rf", "--workdir", str(workdir), "--json")
   assert rf["total"]["rf"] == [32, 32]
-  cost = _json(capsys, "cost", "--workdir", str(workdir), "--json", "--no-xla")
+  cost = eval_json(capsys, "cost", "--workdir", str(workdir), "--json", "--no-xla")
   assert cost["total"]["params"] == 61_706
 
 
 def test_compare_models_draws_the_zoo(tmp_path, capsys):
   path = tmp_path / "zoo.png"
-  out = _json(capsys, "compare-models", "--output", str(path), "--json")
+  out = eval_json(capsys, "compare-models", "--output", str(path), "--json")
   assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   plotted = {p["name"]: p for p in out["plotted"]}
   assert plotted["resnet50"]["gflops"] == pytest.approx(8.18)  # 2 × torchvision's 4.09 GMACs
@@ -112,4 +102,4 @@ def test_cli_prints_exactly_one_json_object():
     (["compare-models", "--output", "zoo.jpg"], "--output must be a .png file"),
 ])
 def test_bad_input_is_one_error_line(capsys, argv, message):
-  assert message in _error(capsys, *argv)
+  assert message in eval_error(capsys, *argv)

@@ -10,21 +10,12 @@ import pytest
 from eval import __main__ as eval_main
 from eval.commands import detect
 from jcnn import runs, tasks
+from tests.helpers import eval_error
 
 INFO = {"class_names": ["zero", "one"], "channels": 1, "mean": [0.1], "std": [0.3],
         "min_size": 128, "max_size": 128, "image_shape": [128, 128, 1]}
 
 
-def _main_json(capsys, *argv):
-  assert eval_main.main(list(argv)) == 0
-  return json.loads(capsys.readouterr().out)  # fails on any extra output
-
-
-def _error(capsys, *argv):
-  assert eval_main.main(list(argv)) == 2
-  err = capsys.readouterr().err.strip()
-  assert err.startswith("error: ") and "\n" not in err
-  return err
 
 
 def _run_folder(path, config: dict, info: dict | None = None):
@@ -48,13 +39,13 @@ def detection_folder(tmp_path):
 
 
 def test_detect_refuses_a_classification_run(classification_run, capsys):
-  err = _error(capsys, "detect", "--workdir", str(classification_run))
+  err = eval_error(capsys, "detect", "--workdir", str(classification_run))
   assert err == (f"error: {classification_run} is a classification run; eval detect needs "
                  "a detection run")
 
 
 def test_detect_names_a_missing_run(tmp_path, capsys):
-  assert "does not exist" in _error(capsys, "detect", "--workdir", str(tmp_path / "nothing"))
+  assert "does not exist" in eval_error(capsys, "detect", "--workdir", str(tmp_path / "nothing"))
 
 
 def test_detect_is_a_command_with_its_options(capsys):
@@ -70,17 +61,17 @@ def test_predict_on_a_detection_run_refuses_an_unreadable_image(detection_folder
                                                                 capsys):
   bad = tmp_path / "bad.png"
   bad.write_bytes(b"not a png")
-  err = _error(capsys, "predict", "--workdir", str(detection_folder), "--output",
+  err = eval_error(capsys, "predict", "--workdir", str(detection_folder), "--output",
                str(tmp_path / "out"), str(bad))
   assert err == f"error: cannot read image {bad}: cannot identify image file '{bad}'"
 
 
 def test_predict_never_writes_into_the_run(detection_folder, tmp_path, capsys):
   image = tmp_path / "a.png"
-  err = _error(capsys, "predict", "--workdir", str(detection_folder), "--output",
+  err = eval_error(capsys, "predict", "--workdir", str(detection_folder), "--output",
                str(detection_folder / "pictures"), str(image))
   assert "is inside the run folder" in err and "eval never writes runs" in err
-  err = _error(capsys, "predict", "--workdir", str(detection_folder), "--output",
+  err = eval_error(capsys, "predict", "--workdir", str(detection_folder), "--output",
                str(tmp_path / "out"), str(tmp_path / "x" / "a.png"), str(image))
   assert "would both be drawn to" in err
 

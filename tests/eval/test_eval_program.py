@@ -8,7 +8,7 @@ from PIL import Image
 
 from eval import __main__ as eval_main
 from jcnn import checkpoint
-from tests.helpers import run_program, tiny_config
+from tests.helpers import eval_error, eval_json, run_program, tiny_config
 from train import trainer
 
 
@@ -19,15 +19,10 @@ def run(tmp_path_factory):
   return workdir, results
 
 
-def _main_json(capsys, *argv):
-  assert eval_main.main(list(argv)) == 0
-  out = capsys.readouterr().out
-  return json.loads(out)
-
 
 def test_json_reports_what_training_measured(run, capsys):
   workdir, results = run
-  out = _main_json(capsys, "--workdir", str(workdir), "--json")
+  out = eval_json(capsys, "--workdir", str(workdir), "--json")
   assert set(out) == {"top1", "top5", "loss", "step", "num_examples"}
   assert out["step"] == 42 and out["num_examples"] == 450
   assert out["top1"] == pytest.approx(results["top1"])
@@ -66,35 +61,29 @@ def test_predict_classifies_real_digits(run, tmp_path, capsys):
     path = tmp_path / f"digit{i}.png"
     Image.fromarray(test.images[i, :, :, 0]).save(path)
     paths.append(str(path))
-  out = _main_json(capsys, "predict", "--workdir", str(workdir), "--json", *paths)
+  out = eval_json(capsys, "predict", "--workdir", str(workdir), "--json", *paths)
   predicted = [p["top"][0]["label"] for p in out["predictions"]]
   assert len(out["predictions"]) == 10 and len(out["predictions"][0]["top"]) == 5
   assert np.mean(np.array(predicted) == test.labels[:10]) >= 0.7
   assert sum(t["prob"] for t in out["predictions"][0]["top"]) <= 1.0 + 1e-6
 
 
-def _error(capsys, *argv):
-  assert eval_main.main(list(argv)) == 2
-  err = capsys.readouterr().err.strip()
-  assert err.startswith("error: ") and "\n" not in err
-  return err
-
 
 def test_missing_step_names_the_available_ones(run, capsys):
   workdir, _ = run
-  assert "no checkpoint at step 5" in _error(capsys, "--workdir", str(workdir), "--step", "5")
+  assert "no checkpoint at step 5" in eval_error(capsys, "--workdir", str(workdir), "--step", "5")
 
 
 def test_workdir_without_a_run(tmp_path, capsys):
-  assert "does not exist" in _error(capsys, "--workdir", str(tmp_path / "nothing"))
-  assert "not a jcnn training run" in _error(capsys, "--workdir", str(tmp_path))
+  assert "does not exist" in eval_error(capsys, "--workdir", str(tmp_path / "nothing"))
+  assert "not a jcnn training run" in eval_error(capsys, "--workdir", str(tmp_path))
 
 
 def test_unreadable_image(run, tmp_path, capsys):
   workdir, _ = run
   bad = tmp_path / "bad.png"
   bad.write_bytes(b"not a png")
-  assert "cannot read image" in _error(capsys, "predict", "--workdir", str(workdir), str(bad))
+  assert "cannot read image" in eval_error(capsys, "predict", "--workdir", str(workdir), str(bad))
 
 
 def test_corrupt_latest_checkpoint_is_moved_aside_and_the_previous_used(run, tmp_path, capsys):
@@ -105,7 +94,7 @@ def test_corrupt_latest_checkpoint_is_moved_aside_and_the_previous_used(run, tmp
            if p.is_file() and p.stat().st_size > 1000]
   for path in files:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-  assert "truncated or corrupt" in _error(capsys, "--workdir", str(copy))
+  assert "truncated or corrupt" in eval_error(capsys, "--workdir", str(copy))
   assert checkpoint.all_steps(copy) == [21, 42]  # eval never moves or deletes
   # Training moves it aside (not deleted), resumes from step 21 and trains 42 again.
   with pytest.warns(UserWarning, match=r"checkpoints/42 is truncated or corrupt.*moved it to "

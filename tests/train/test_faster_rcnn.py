@@ -4,7 +4,6 @@ Every run is the digits config cut to 32 training canvases of 64×64 and a few s
 so the module trains in well under a minute on a CPU.
 """
 import itertools
-import json
 import shutil
 
 import jax
@@ -12,10 +11,9 @@ import numpy as np
 import optax
 import pytest
 
-from eval import __main__ as eval_main
 from jcnn import parallel, runs, tasks
 from jcnn import state as state_lib
-from tests.helpers import tiny_config
+from tests.helpers import eval_json, tiny_config
 from train import trainer
 from train.configs import faster_rcnn_digits
 
@@ -102,8 +100,7 @@ def test_a_run_resumed_from_its_middle_checkpoint_ends_bitwise_equal(trained, tm
 
 def test_eval_detect_reports_the_run_s_own_numbers(trained, capsys):
   workdir, results = trained
-  assert eval_main.main(["detect", "--workdir", str(workdir), "--json"]) == 0
-  out = json.loads(capsys.readouterr().out)
+  out = eval_json(capsys, "detect", "--workdir", str(workdir), "--json")
   assert out["step"] == 12 and out["num_images"] == 8
   assert out["map50"] == pytest.approx(results["map50"], abs=1e-9)
   assert set(out["per_class"]) <= set(runs.Run.open(workdir).dataset_info["class_names"])
@@ -120,9 +117,8 @@ def test_eval_predict_draws_each_image(trained, tmp_path, capsys):
   path = tmp_path / "canvas.png"
   Image.fromarray(split.image(0)[..., 0]).save(path)
   out_dir = tmp_path / "drawn"
-  assert eval_main.main(["predict", "--workdir", str(workdir), str(path), "--output",
-                         str(out_dir), "--json"]) == 0
-  predictions = json.loads(capsys.readouterr().out)["predictions"]
+  predictions = eval_json(capsys, "predict", "--workdir", str(workdir), str(path),
+                          "--output", str(out_dir), "--json")["predictions"]
   assert len(predictions) == 1 and (out_dir / "canvas.png").is_file()
   assert Image.open(out_dir / "canvas.png").mode == "RGB"
 
@@ -185,5 +181,5 @@ def test_the_paper_configs_build_the_paper_s_detector(config_name, feature, fc6_
 
 
 def faster_rcnn_backbone(name):
-  from jcnn.models import faster_rcnn
+  from jcnn.detection import faster_rcnn
   return faster_rcnn.backbone(name)

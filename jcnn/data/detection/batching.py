@@ -13,7 +13,7 @@ from PIL import Image
 
 from jcnn.data.detection.split import DetectionSplit
 from jcnn.data.pipeline import _normaliser
-from jcnn.data.pipeline import steps_per_epoch
+from jcnn.data.pipeline import batches_per_epoch
 
 # ITU-R 601-2 luma, Pillow's RGB -> L.
 _LUMA = np.asarray([0.299, 0.587, 0.114], np.float32)
@@ -105,12 +105,7 @@ def batches(split: DetectionSplit, batch_size: int, *, min_size: int, max_size: 
      the split, "mask": bool [B] False on padding examples}.
   """
   n = len(split)
-  if train:
-    num_batches = steps_per_epoch(n, batch_size)
-  elif batch_size <= 0:
-    raise ValueError(f"batch_size must be > 0, got {batch_size}")
-  else:
-    num_batches = -(-n // batch_size)
+  num_batches = batches_per_epoch(n, batch_size, train)
   if not train and flip:
     raise ValueError("augmentation is for training only, got train=False with flip=True")
   if seed < 0 or epoch < 0:
