@@ -97,6 +97,7 @@ class Detection(base.Task):
 
   def validate(self, config: ml_collections.ConfigDict) -> None:
     faster_rcnn.backbone(config.model)
+    det_data.CanvasConfig(**config.canvas.to_dict())  # names a bad canvas field
     if config.dataset not in det_data.DATASETS:
       raise ValueError(f"unknown detection dataset {config.dataset!r} (config.dataset); "
                        f"choose from {', '.join(det_data.DATASETS)}")
@@ -205,8 +206,8 @@ def dataset_info(config: ml_collections.ConfigDict, split: det_data.DetectionSpl
   if pretrained is not None:
     mean, std = pretrained["info"]["mean"], pretrained["info"]["std"]
   else:
-    sample = np.stack([split.image(i) for i in range(min(len(split), 200))
-                       if split.image(i).shape == split.image(0).shape]) / 255.0
+    images = [split.image(i) for i in range(min(len(split), 200))]
+    sample = np.stack([x for x in images if x.shape == images[0].shape]) / 255.0
     mean = sample.mean(axis=(0, 1, 2)).tolist()
     std = np.maximum(sample.std(axis=(0, 1, 2)), 1e-3).tolist()
   side = config.padded_size or config.max_size
