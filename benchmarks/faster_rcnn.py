@@ -17,7 +17,6 @@ used (proposal counts after NMS depend on them), else a fresh initialisation.
 """
 import argparse
 import importlib.util
-import itertools
 import json
 import pathlib
 import statistics
@@ -132,15 +131,10 @@ def main(argv=None):
         **common)
 
   # Proposals: the RPN (one jit, from pixels) against selective search, fast mode.
-  def propose(m, x, s):
-    f = m.features(x)
-    return m.propose(f, *m.rpn(f), s, pre_nms_top_n=m.pre_nms_top_n,
-                     post_nms_top_n=m.post_nms_top_n)
-
-  rpn = jax.jit(lambda v, x, s: model.apply(v, x, s, method=propose))
+  rpn = jax.jit(lambda v, x, s: model.apply(v, x, s, method=model.test_proposals)[1])
   rpn_s = _rate(lambda: rpn(variables, images, sizes).boxes, args.seconds)
   ss_times, ss_counts = [], []
-  for i in itertools.islice(range(len(eval_split)), args.ss_images):
+  for i in range(min(len(eval_split), args.ss_images)):
     image = eval_split.image(i)
     image = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
     start = time.perf_counter()

@@ -8,7 +8,7 @@ region proposal network and a Fast R-CNN box head.
 
 The parts are methods, so a training step can run them in order and sample targets
 between them inside one jit (`jcnn.tasks.detection`): `features` -> `rpn` ->
-`propose` -> `box_head`. Everything has static shapes; per-image work is vmapped.
+`propose` -> `box_head` (`test_proposals` runs the first three at test time). Everything has static shapes; per-image work is vmapped.
 Boxes are xyxy in network-input pixels.
 """
 import dataclasses
@@ -187,6 +187,15 @@ class FasterRCNN(nn.Module):
     return jax.vmap(propose)(jax.lax.stop_gradient(objectness),
                              jax.lax.stop_gradient(deltas), image_sizes)
 
+  def test_proposals(self, images: jax.Array,
+                     image_sizes: jax.Array) -> tuple[jax.Array, detection.Proposals]:
+    """The feature map and the test-time proposals (`pre_nms_top_n` -> `post_nms_top_n`)."""
+    features = self.features(images, train=False)
+    objectness, deltas = self.rpn(features)
+    return features, self.propose(features, objectness, deltas, image_sizes,
+                                  pre_nms_top_n=self.pre_nms_top_n,
+                                  post_nms_top_n=self.post_nms_top_n)
+
   def box_head(self, features: jax.Array, rois: jax.Array,
                train: bool = False) -> tuple[jax.Array, jax.Array]:
     """rois [B, R, 4] -> class logits [B, R, N+1] and deltas [B, R, N+1, 4]."""
@@ -207,11 +216,7 @@ class FasterRCNN(nn.Module):
     """Detections of each image, padded to `max_detections` with `valid` False."""
     if image_sizes is None:
       image_sizes = jnp.tile(jnp.array(images.shape[1:3], jnp.int32), (images.shape[0], 1))
-    features = self.features(images, train=False)
-    objectness, deltas = self.rpn(features)
-    proposals = self.propose(features, objectness, deltas, image_sizes,
-                             pre_nms_top_n=self.pre_nms_top_n,
-                             post_nms_top_n=self.post_nms_top_n)
+    features, proposals = self.test_proposals(images, image_sizes)
     logits, box_deltas = self.box_head(features, proposals.boxes, train=False)
     detect = lambda r, v, lg, d, size: detection.detect(
         r, v, lg, d, size, score_threshold=self.score_threshold,

@@ -10,6 +10,7 @@ mask, sampling is a fixed-size top-k over random keys, NMS is `nms_padded`.
 The run's dataset info holds what evaluating it needs: class names, channels,
 normalisation, the resize rule and the padded input shape.
 """
+import dataclasses
 from typing import Callable
 
 import flax.linen as nn
@@ -54,9 +55,8 @@ class Detection(base.Task):
     c.padded_size = 0              # inputs padded to padded_size² (0: max_size²)
     c.max_boxes = 50               # boxes per image in a batch (padded with a mask)
     c.flip = False                 # augmentation: random horizontal flip
-    c.canvas = ml_collections.ConfigDict(dict(
-        size=128, min_digits=1, max_digits=6, min_digit_size=16, max_digit_size=64,
-        max_iou=0.1, clutter=True, num_train=10_000, num_test=2_000, seed=0))
+    # The digit canvases' generator settings (jcnn.data.detection.CanvasConfig's defaults).
+    c.canvas = ml_collections.ConfigDict(dataclasses.asdict(det_data.CanvasConfig()))
     # Model.
     c.feature = ""                 # the backbone feature read (default: the backbone's)
     c.anchor_scales = (8, 16, 32)  # multiples of the stride (16: 128, 256, 512 px)
