@@ -4,6 +4,7 @@ import pathlib
 import numpy as np
 from PIL import Image
 
+from eval import outputs
 from jcnn import detection, runs
 
 
@@ -29,11 +30,7 @@ def read_image(path: str | pathlib.Path, channels: int) -> np.ndarray:
 def drawing_paths(paths: list[str], output: str | pathlib.Path,
                   workdir: str | pathlib.Path) -> list[pathlib.Path]:
   """`output/<stem>.png` per image; refuses a folder inside the run and clashing stems."""
-  output = pathlib.Path(output).resolve()
-  workdir = pathlib.Path(workdir).resolve()
-  if output == workdir or workdir in output.parents:
-    raise ValueError(f"--output {output} is inside the run folder {workdir}; eval never "
-                     "writes runs: choose another folder")
+  output = outputs.outside_run(output, workdir)
   targets, seen = [], {}
   for path in paths:
     stem = pathlib.Path(path).stem

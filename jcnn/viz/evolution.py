@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from jcnn.viz.top_activations import hits, top_activations
+from jcnn.viz.top_hits import hits, top_activations
 
 
 @dataclasses.dataclass

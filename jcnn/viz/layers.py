@@ -8,7 +8,10 @@ from typing import Callable
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
+import numpy as np
 
+from jcnn.analysis import jaxpr_walk
 from jcnn.models import features
 
 
@@ -44,3 +47,21 @@ def jit_on(fn: Callable, variables) -> Callable:
   """fn(variables, x) compiled, as a function of x alone."""
   compiled = jax.jit(fn)
   return lambda x: compiled(variables, x)
+
+
+def conv_kernel(fn: Callable, variables, input_shape: tuple[int, int, int],
+                last: bool = False) -> tuple[str, np.ndarray]:
+  """The (path, kernel [kh, kw, in, out]) of the first — or `last` — convolution that
+  `fn(variables, x)` applies with a kernel taken straight from its variables."""
+  x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
+  graph, leaves, _ = jaxpr_walk.trace_model(fn, x, variables)
+  paths = {value.id: path for path, value in leaves}
+  found = [paths[n.inputs[1].id] for n in graph.nodes
+           if n.name == "conv_general_dilated" and isinstance(n.inputs[1], jaxpr_walk.Value)
+           and n.inputs[1].id in paths]
+  if not found:
+    raise ValueError("the model applies no convolution with a kernel of its own")
+  path = found[-1 if last else 0]
+  arrays = {jax.tree_util.keystr(p, simple=True, separator="/"): leaf
+            for p, leaf in jax.tree_util.tree_flatten_with_path(variables)[0]}
+  return path, np.asarray(arrays[path])
