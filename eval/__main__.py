@@ -10,6 +10,8 @@ Examples:
   python -m eval predict --workdir runs/lenet5_mnist digit.png
   python -m eval detect --workdir runs/frcnn_digits --json   # VOC and COCO AP
   python -m eval predict --workdir runs/frcnn_digits street.jpg --output boxes/
+  python -m eval viz --workdir runs/small_vgg_cifar10 top9 --layer relu3  # ZF's figures
+  python -m eval probe --workdir runs/small_vgg_mnist --dataset digits     # transfer
 
 Opens runs read-only (jcnn.runs.Run.open): never locks or writes the workdir.
 """
