@@ -89,7 +89,8 @@ def filters(s: Subject, args) -> dict:
 
 
 def deconv(s: Subject, args) -> dict:
-  """Per image and layer: the deconvnet projections of the strongest feature maps."""
+  """Per image and layer: the deconvnet projections of the strongest feature maps, and
+  a grid of all the layer's maps."""
   files, found = [], {}
   layers = s.layers(args.layer, "all")
   for i, name in enumerate(s.inputs.names):
@@ -106,6 +107,8 @@ def deconv(s: Subject, args) -> dict:
         p = project(x, viz.keep_units(y, [(0, r, col, c)]))
         tiles.append(render.as_rgb(render.signed_to_pixels(p[0])))
       rows.append(_row(tiles))
+      maps = render.grid(render.feature_map_tiles(np.asarray(y[0])), gap=1)
+      files.append(s.save(f"maps_{name}_{layer}.png", maps, SCALE))
       found[name][layer] = [{"channel": int(c), "value": float(y[0].max(axis=(0, 1))[c])}
                             for c in strongest]
     files.append(s.save(f"deconv_{name}.png", render.grid(np.stack(rows), cols=1, gap=4)))

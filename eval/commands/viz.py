@@ -2,7 +2,8 @@
 
 KIND is one of:
   filters     the first convolution's kernels (with --layer: the last one feeding it)
-  deconv      deconvnet projections of each layer's strongest feature maps, per image
+  deconv      deconvnet projections of each layer's strongest feature maps, per image,
+              and each layer's feature maps as a grid
   top9        each channel's 9 strongest hits over --num-images: projections | patches
   occlusion   a grey square slid over each image: feature, true-class and top-class maps
   evolution   the strongest hit of some channels at every checkpoint of the run

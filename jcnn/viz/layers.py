@@ -43,12 +43,6 @@ def logits_fn(model: nn.Module) -> Callable:
       model.apply(variables, x, train=False))[0]
 
 
-def jit_on(fn: Callable, variables) -> Callable:
-  """fn(variables, x) compiled, as a function of x alone."""
-  compiled = jax.jit(fn)
-  return lambda x: compiled(variables, x)
-
-
 def conv_kernel(fn: Callable, variables, input_shape: tuple[int, int, int],
                 last: bool = False) -> tuple[str, np.ndarray]:
   """The (path, kernel [kh, kw, in, out]) of the first — or `last` — convolution that

@@ -28,7 +28,8 @@ def snapshot(folder) -> dict:
 
 @pytest.mark.parametrize("kind, extra, files", [
     ("filters", [], ["filters.png"]),
-    ("deconv", ["--top", "3"], ["deconv_test_0.png"]),
+    ("deconv", ["--top", "3", "--layer", "relu2"], ["deconv_test_0.png",
+                                                    "maps_test_0_relu2.png"]),
     ("top9", ["--layer", "relu2", "--channels", "0,5", "--num-images", "60"],
      ["top9_relu2.png"]),
     ("occlusion", ["--index", "4", "--stride", "4"], ["occlusion_test_4.png"]),

@@ -92,6 +92,13 @@ def test_switches_are_reported_only_where_the_model_max_pools():
   assert not viz.Backprojector(strided, variables).has_switches(x)
 
 
+def test_keep_channel_zeroes_every_other_map():
+  y = jnp.arange(2 * 2 * 2 * 3, dtype=jnp.float32).reshape(2, 2, 2, 3)
+  kept = np.asarray(viz.keep_channel(y, 1))
+  np.testing.assert_array_equal(kept[..., 1], np.asarray(y[..., 1]))
+  np.testing.assert_array_equal(kept[..., [0, 2]], 0)
+
+
 def test_bad_rule_seed_and_class():
   variables = {"k": jnp.asarray(KERNEL)}
   with pytest.raises(ValueError, match="unknown backward rule 'deconv'"):

@@ -130,3 +130,6 @@ def test_rendering():
   tiles = render.filter_tiles(kernel)
   assert tiles.shape == (4, 3, 3, 1) and tiles.dtype == np.uint8
   assert render.grid(tiles, cols=3, gap=1).shape == (7, 11, 1)
+  maps = np.stack([np.zeros((2, 2)), np.array([[1.0, 3.0], [2.0, 5.0]])], axis=-1)
+  np.testing.assert_array_equal(render.feature_map_tiles(maps)[1, ..., 0],
+                                [[0, 128], [64, 255]])
