@@ -36,6 +36,7 @@ METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 CORRUPT_DIR = "corrupt"
 LOCK_FILE = "train.lock"
+DONE_SPLIT = "done"             # the metrics record that marks a finished run
 
 
 class RunInUse(RuntimeError):
@@ -219,6 +220,18 @@ class Run:
       if split is None or record.get("split") == split:
         records.append(record)
     return records
+
+  @property
+  def finished(self) -> bool:
+    """Whether training reached its last step: a "done" record at the latest checkpoint."""
+    done = self.records(DONE_SPLIT)
+    steps = self.steps()
+    return bool(done and steps and done[-1]["step"] == steps[-1])
+
+  def mark_finished(self, step: int, total_steps: int) -> None:
+    """Logs that training ended at `step` = `total_steps` (read by `finished`)."""
+    if not self.finished:
+      self.log(step, DONE_SPLIT, {"total_steps": int(total_steps)})
 
   def log(self, step: int, split: str, values: dict) -> None:
     """Appends `values` at `step` to metrics.jsonl and TensorBoard (non-finite: null)."""

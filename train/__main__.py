@@ -18,6 +18,8 @@ Examples:
   python -m train
   python -m train --config train/configs/lenet5_mnist.py --workdir runs/mnist
   python -m train --config.num_epochs=5 --config.optimizer=momentum --config.learning_rate=0.01
+  python -m train --study train/studies/relu_vs_tanh.py --workdir runs/relu_vs_tanh
+  python -m train --workdir runs/lr --sweep config.learning_rate=1e-3,3e-3 --sweep config.seed=0,1
 """
 import json
 import pathlib
@@ -31,6 +33,14 @@ _CONFIG = config_flags.DEFINE_config_file(
     "config", _DEFAULT_CONFIG,
     "Experiment config file (train/configs/*.py); override fields with --config.KEY=VALUE.",
     lock_config=True)
+_STUDY = flags.DEFINE_string(
+    "study", None, "A study file (train/studies/*.py): train every variant × seed into "
+    "<workdir>/<variant>/seed_<k>, skipping finished runs. Replaces --config.")
+_SWEEP = flags.DEFINE_multi_string(
+    "sweep", [], "config.FIELD=V1,V2,...: train the cartesian product of all --sweep "
+    "flags, one run folder per combination under --workdir (config.seed sweeps seeds).")
+_ONLY = flags.DEFINE_list("only", [], "With --study/--sweep: train only these variants.")
+_SEEDS = flags.DEFINE_list("seeds", [], "With --study/--sweep: train only these seeds.")
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Run folder for checkpoints, logs and the resolved config "
     "(default: runs/<config.name>). An existing run there is resumed.")
@@ -47,6 +57,9 @@ def main(argv):
   from train import trainer
   workdir = _WORKDIR.value or str(pathlib.Path("runs") / config.name)
   try:
+    if _STUDY.value or _SWEEP.value:
+      _train_study(config, workdir)
+      return
     results = trainer.train_and_evaluate(config, workdir)
   except (ValueError, OSError, checkpoint.CheckpointError, runs.RunInUse) as e:
     _exit(2, f"error: {e}")
@@ -57,6 +70,23 @@ def main(argv):
   except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled
     _exit(130, "interrupted")
   print(json.dumps({"workdir": workdir, **results}))
+
+
+def _train_study(config, workdir: str) -> None:
+  """--study / --sweep: every planned run, one JSON line each."""
+  from jcnn import studies
+  from train import study
+  if _STUDY.value and _SWEEP.value:
+    raise ValueError("give --study or --sweep, not both")
+  if _STUDY.value and not _WORKDIR.value:
+    raise ValueError("--study needs --workdir (e.g. runs/<study name>)")
+  plan = studies.load(_STUDY.value) if _STUDY.value else studies.from_sweeps(config, _SWEEP.value)
+  try:
+    seeds = [int(s) for s in _SEEDS.value]
+  except ValueError:
+    raise ValueError(f"--seeds takes integers, got {','.join(_SEEDS.value)}") from None
+  for result in study.run_study(plan, workdir, _ONLY.value, seeds):
+    print(json.dumps(result), flush=True)
 
 
 def _exit(status: int, message: str):

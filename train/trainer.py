@@ -218,6 +218,8 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
           break
     if results is None:  # resumed at the very end: evaluate what is there
       results = evaluate(step)
+  if step in run.steps():
+    run.mark_finished(step, total_steps)
   return {**results, "step": step}
 
 

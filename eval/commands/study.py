@@ -1,0 +1,54 @@
+"""Tables of a study trained by `python -m train --study`: mean ± std (n) per variant.
+
+Groups <workdir>/<variant>/seed_<k> by variant and reports the final and best test
+top-1, train top-1 and the generalisation gap, loss, steps to --target and img/s, each
+as mean ± std over seeds (std with n − 1), and Welch's 95 % interval of each variant's
+top-1 difference to the baseline. Runs still training are left out and named.
+
+Examples:
+  python -m eval study runs/relu_vs_tanh
+  python -m eval study runs/relu_vs_tanh --format csv --plot study_plots/
+"""
+import json
+import pathlib
+
+from eval import study_report
+from jcnn import runs, studies
+
+
+def add_arguments(parser) -> None:
+  parser.add_argument("workdir", help="the study's folder")
+  study_report.add_table_arguments(parser)
+
+
+def study_groups(workdir: pathlib.Path) -> tuple[dict, list]:
+  """The study's plan and [(variant, [run folders])]; foreign folders are refused."""
+  path = workdir / studies.STUDY_FILE
+  if not path.exists():
+    raise ValueError(f"{workdir} is not a study folder (no {studies.STUDY_FILE}); "
+                     "`python -m eval compare RUN ...` compares any runs")
+  plan = json.loads(path.read_text())
+  names = [v["name"] for v in plan["variants"]]
+  for child in sorted(p for p in workdir.iterdir() if p.is_dir()):
+    if child.name not in names:
+      raise ValueError(f"{child} is not a variant of study {plan['name']!r} "
+                       f"({', '.join(names)})")
+  groups = []
+  for name in names:
+    folders = sorted((workdir / name).glob(f"{studies.SEED_PREFIX}*"))
+    for folder in folders:
+      expected = f"{plan['name']}/{name}/{folder.name}"
+      config_name = runs.Run.open(folder).config.name
+      if config_name != expected:
+        raise ValueError(f"{folder} holds run {config_name!r}, not {expected!r}: a run "
+                         "of another study is mixed in")
+    groups.append((name, folders))
+  return plan, groups
+
+
+def run(args) -> None:
+  workdir = pathlib.Path(args.workdir)
+  plan, groups = study_groups(workdir)
+  results = study_report.finished_results(groups, args.target)
+  study_report.report(results, [name for name, _ in groups], args.baseline or plan["baseline"],
+                      args, [workdir])

@@ -1,0 +1,1 @@
+"""Study files: a base config, named variants and seeds, and the claim they test."""
