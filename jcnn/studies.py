@@ -4,9 +4,9 @@ A study file (train/studies/NAME.py) has a docstring stating the claim, the expe
 outcome and the time it takes, and defines
 
     def get_config(): ...                  # the base config
-    VARIANTS = (("relu", {}), ("tanh", {"model_kwargs.activation": "tanh"}), ...)
+    VARIANTS = (("crop", {}), ("none", {"crop_padding": 0}), ...)   # name, overrides
     SEEDS = (0, 1, 2)
-    BASELINE = "relu"                      # optional: the first variant otherwise
+    BASELINE = "none"                      # optional: the first variant otherwise
 
 Run folders are `<workdir>/<variant>/seed_<k>`. A command-line sweep
 (`--sweep config.FIELD=V1,V2`) is a study whose variants are the cartesian product.

@@ -48,12 +48,11 @@ def warp(image: np.ndarray, kind: str, amount: float, fill: float = 0.0) -> np.n
   else:
     if kind == "scale" and amount <= 0:
       raise ValueError(f"scale factors must be positive, got {amount}")
-    about = (sktransform.AffineTransform(translation=-centre)
-             + sktransform.AffineTransform(
-                 scale=amount if kind == "scale" else 1.0,
-                 rotation=-np.deg2rad(amount) if kind == "rotation" else 0.0)
-             + sktransform.AffineTransform(translation=centre))
-    forward = about
+    forward = (sktransform.AffineTransform(translation=-centre)
+               + sktransform.AffineTransform(
+                   scale=amount if kind == "scale" else 1.0,
+                   rotation=-np.deg2rad(amount) if kind == "rotation" else 0.0)
+               + sktransform.AffineTransform(translation=centre))
   out = sktransform.warp(image.astype(np.float64), forward.inverse, order=1,
                          mode="constant", cval=fill, preserve_range=True)
   return out.astype(image.dtype)
