@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from jcnn import checkpoint
+from jcnn import checkpoint, runs
 from tests.helpers import tiny_config
 from train import trainer
 
@@ -25,7 +25,10 @@ def test_writes_checkpoints_logs_and_config(tiny_run):
   info = json.loads((workdir / "dataset.json").read_text())
   assert info["image_shape"] == [32, 32, 1] and len(info["class_names"]) == 10
   records = [json.loads(l) for l in (workdir / "metrics.jsonl").read_text().splitlines()]
-  assert {r["split"] for r in records} == {"compile", "train", "eval"}
+  assert {r["split"] for r in records} == {"compile", "train", "eval", "done"}
+  assert [r for r in records if r["split"] == "done"] == [
+      {"step": 42, "split": "done", "total_steps": 42}]
+  assert runs.Run.open(workdir).finished
   [compile_record] = [r for r in records if r["split"] == "compile"]
   assert compile_record["step"] == 1
   assert 0 < compile_record["compile_s"] < compile_record["first_step_s"]
