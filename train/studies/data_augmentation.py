@@ -8,10 +8,21 @@ error (Krizhevsky et al. 2012 §4.1; LeCun et al. 1998 §III-C's distortions). E
 ±2-pixel random crops of the 4× upsampled 8×8 digits beat no augmentation by about
 2 points of test top-1 (the default config's docstring: 99.3 % against 97.3 %, seed 0).
 
+Measured (2026-12-02, 2-core CPU, 1 min 19 s for the 6 runs; `python -m eval study`):
+
+| variant | test top-1 % | gap (train - test) % | Δ vs none (95 % CI) |
+|---|---|---|---|
+| crop | 99.56 ± 0.22 (3) | 0.44 ± 0.22 | +1.56 [-0.27, +3.38] |
+| none | 98.00 ± 0.80 (3) | 2.00 ± 0.80 | baseline |
+
+Verdict: holds in direction and size (+1.6 points, the generalisation gap cut from 2.0
+to 0.4 points); with 3 seeds Welch's 95 % interval still includes 0: 5+ seeds would
+settle it.
+
 Setup: the default job (LeNet-5, scikit-learn's 1,347 training digits, 30 epochs of
 Adam), `crop_padding` 2 against 0, seeds 0, 1, 2; a GPU needs no other variant: the
-study is the paper's own scale of dataset. Time on a 2-core CPU: about 2 min 30 s
-(6 runs of ~25 s).
+study is the paper's own scale of dataset. Time on a 2-core CPU: about 1 min 20 s
+(6 runs of 11-17 s).
 """
 from train.configs import default
 
