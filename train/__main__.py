@@ -18,7 +18,7 @@ Examples:
   python -m train
   python -m train --config train/configs/lenet5_mnist.py --workdir runs/mnist
   python -m train --config.num_epochs=5 --config.optimizer=momentum --config.learning_rate=0.01
-  python -m train --study train/studies/relu_vs_tanh.py --workdir runs/relu_vs_tanh
+  python -m train --study train/studies/data_augmentation.py --workdir runs/data_augmentation
   python -m train --workdir runs/lr --sweep config.learning_rate=1e-3,3e-3 --sweep config.seed=0,1
 """
 import json

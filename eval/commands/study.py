@@ -6,8 +6,8 @@ as mean ± std over seeds (std with n − 1), and Welch's 95 % interval of each 
 top-1 difference to the baseline. Runs still training are left out and named.
 
 Examples:
-  python -m eval study runs/relu_vs_tanh
-  python -m eval study runs/relu_vs_tanh --format csv --plot study_plots/
+  python -m eval study runs/data_augmentation
+  python -m eval study runs/data_augmentation --format csv --plot study_plots/
 """
 import json
 import pathlib
