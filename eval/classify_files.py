@@ -5,6 +5,7 @@ import jax
 import numpy as np
 from PIL import Image
 
+from eval import score
 from jcnn import data, runs
 from jcnn.tasks import classification
 
@@ -23,6 +24,24 @@ def read_images(paths: list[str], size: tuple[int, int], channels: int) -> np.nd
   return np.stack(images)
 
 
+def training_size(config, info: dict) -> tuple[int, int]:
+  """The size the training images had before padding (`resize`, or the dataset's own)."""
+  height, width, _ = info["image_shape"]
+  pad = config.pad
+  return (config.resize,) * 2 if config.resize else (height - 2 * pad, width - 2 * pad)
+
+
+def files_split(run: runs.Run, paths: list[str], split: str) -> data.Split:
+  """Image files as a split of the run's input: resized to the training size, padded,
+  with placeholder labels (normalisation is the batches' job)."""
+  info = run.dataset_info
+  images = read_images(paths, training_size(run.config, info), info["image_shape"][2])
+  return data.prepare(
+      data.Split(images=images, labels=np.zeros(len(images), np.int32),
+                 class_names=tuple(info["class_names"]), name="files", split=split),
+      pad=run.config.pad)
+
+
 def predict(workdir: str | pathlib.Path, paths: list[str], step: int | None = None,
             top_k: int = 5) -> list[dict]:
   """Top-k classes and probabilities for each image file.
@@ -30,19 +49,11 @@ def predict(workdir: str | pathlib.Path, paths: list[str], step: int | None = No
   Images are brought to the size the training data had before padding (`resize`, or
   the dataset's own size), then padded and normalised exactly as in training.
   """
-  run = runs.Run.open(workdir)
+  run = score.open_run(workdir, "classification", "predict")
   config, info = run.config, run.dataset_info
-  if config.task != "classification":
-    raise ValueError(f"{workdir} is a {config.task} run; predict classifies images")
   restored = run.restore(step)
-  height, width, channels = info["image_shape"]
-  pad = config.pad
-  size = (config.resize,) * 2 if config.resize else (height - 2 * pad, width - 2 * pad)
-  images = read_images(paths, size, channels)
   class_names = tuple(info["class_names"])
-  split = data.prepare(
-      data.Split(images=images, labels=np.zeros(len(images), np.int32),
-                 class_names=class_names, name="files", split="predict"), pad=pad)
+  split = files_split(run, paths, "predict")
   predictions = []
   for batch in classification.batches(config, split, info, train=False):
     logits = restored.apply(restored.variables, batch["image"], train=False)

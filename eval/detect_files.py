@@ -4,17 +4,8 @@ import pathlib
 import numpy as np
 from PIL import Image
 
-from eval import outputs
-from jcnn import detection, runs
-
-
-def open_detection_run(workdir: str | pathlib.Path, command: str) -> runs.Run:
-  """The run at `workdir`, read-only; one that is not a detection run is refused."""
-  run = runs.Run.open(workdir)
-  task = run.config.task
-  if task != "detection":
-    raise ValueError(f"{workdir} is a {task} run; eval {command} needs a detection run")
-  return run
+from eval import outputs, score
+from jcnn import detection
 
 
 def read_image(path: str | pathlib.Path, channels: int) -> np.ndarray:
@@ -56,7 +47,7 @@ def predict(workdir: str | pathlib.Path, paths: list[str], output: str | pathlib
   from jcnn import tasks
   from jcnn.data import detection as det_data
   from jcnn.evaluators.detection import DetectionEvaluator
-  run = open_detection_run(workdir, "predict")
+  run = score.open_run(workdir, "detection", "predict")
   config, info = run.config, run.dataset_info
   targets = drawing_paths(paths, output, run.workdir)
   channels = int(info["channels"])

@@ -1,9 +1,19 @@
-"""Scores a run's checkpoints with its task's evaluator: once, or each new one as it lands."""
+"""Opens runs for eval's commands and scores their checkpoints with the task's evaluator:
+once, or each new one as it lands."""
 import pathlib
 import time
 from typing import Iterator
 
 from jcnn import checkpoint, runs, tasks
+
+
+def open_run(workdir: str | pathlib.Path, task: str, command: str) -> runs.Run:
+  """The run at `workdir`, read-only; refused unless it trained `task`."""
+  run = runs.Run.open(workdir)
+  if run.config.task != task:
+    raise ValueError(f"{workdir} is a {run.config.task} run; eval {command} needs a {task} "
+                     "run")
+  return run
 
 
 def score(run: runs.Run, step: int | None = None, split: str = "test") -> dict:

@@ -25,15 +25,6 @@ class Inputs:
   notes: list
 
 
-def open_classification_run(workdir: str, command: str) -> runs.Run:
-  """The run at `workdir`, read-only; refused unless it trained a classifier."""
-  run = runs.Run.open(workdir)
-  if run.config.task != "classification":
-    raise ValueError(f"{workdir} is a {run.config.task} run; eval {command} needs a "
-                     "classification run")
-  return run
-
-
 def normalised(run: runs.Run, split: data.Split) -> np.ndarray:
   """`split`'s images through the run's evaluation input (padding, normalisation)."""
   out = [np.asarray(b["image"])[np.asarray(b["mask"]) > 0]
@@ -60,10 +51,7 @@ def from_split(run: runs.Run, split: str, count: int, first: int | None = None) 
 
 def from_files(run: runs.Run, paths: list[str]) -> Inputs:
   """Image files, resized to the size the training images had before padding."""
-  config, info = run.config, run.dataset_info
-  height, width, channels = info["image_shape"]
-  size = ((config.resize,) * 2 if config.resize
-          else (height - 2 * config.pad, width - 2 * config.pad))
+  size = classify_files.training_size(run.config, run.dataset_info)
   notes = []
   for path in paths:
     try:
@@ -74,9 +62,5 @@ def from_files(run: runs.Run, paths: list[str]) -> Inputs:
     if own != tuple(size):
       notes.append(f"{path}: resized from {own[0]}x{own[1]} to {size[0]}x{size[1]}, the "
                    "training size")
-  images = classify_files.read_images(paths, size, channels)
-  split = data.prepare(data.Split(images=images, labels=np.zeros(len(images), np.int32),
-                                  class_names=tuple(info["class_names"]), name="files",
-                                  split="viz"), pad=config.pad)
-  names = [pathlib.Path(p).stem for p in paths]
-  return Inputs(normalised(run, split), None, names, notes)
+  split = classify_files.files_split(run, paths, "viz")
+  return Inputs(normalised(run, split), None, [pathlib.Path(p).stem for p in paths], notes)

@@ -12,7 +12,7 @@ Examples:
 import json
 import math
 
-from eval import detect_files
+from eval import score
 
 COCO_KEYS = ("coco_ap", "coco_ap50", "coco_ap75", "coco_ap_small", "coco_ap_medium",
              "coco_ap_large")
@@ -41,7 +41,7 @@ def evaluate(workdir: str, step: int | None = None, split: str = "test",
   """
   from jcnn import tasks
   from jcnn.evaluators.detection import DetectionEvaluator
-  run = detect_files.open_detection_run(workdir, "detect")
+  run = score.open_run(workdir, "detection", "detect")
   config, info = run.config, run.dataset_info
   task = tasks.get("detection")
   class_names = tuple(info["class_names"])

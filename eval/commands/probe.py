@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from eval import viz_inputs
+from eval import score, viz_inputs
 from jcnn import viz
 from jcnn.data import pipeline
 from jcnn.tasks import classification
@@ -88,7 +88,7 @@ def _softmax_top1(train: tuple, test: tuple) -> float:
 def run(args) -> None:
   if args.train_examples < 2:
     raise ValueError(f"--train-examples must be >= 2, got {args.train_examples}")
-  run_ = viz_inputs.open_classification_run(args.workdir, "probe")
+  run_ = score.open_run(args.workdir, "classification", "probe")
   restored = run_.restore(args.step)
   shape = tuple(run_.dataset_info["image_shape"])
   layer = args.layer or viz.layer_names(restored.model, shape)[-1]

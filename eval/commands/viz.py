@@ -22,7 +22,7 @@ Examples:
 import json
 import sys
 
-from eval import outputs, viz_inputs, viz_kinds
+from eval import outputs, score, viz_inputs, viz_kinds
 from jcnn import viz
 
 # Images each kind looks at by default (ZF: 5 images for invariance).
@@ -69,7 +69,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> None:
   output = outputs.outside_run(args.output, args.workdir)
-  run_ = viz_inputs.open_classification_run(args.workdir, "viz")
+  run_ = score.open_run(args.workdir, "classification", "viz")
   args.channels = _channel_list(args.channels) if args.channels else None
   count = args.num_images or DEFAULT_IMAGES.get(args.kind, 1)
   if count < 1:
