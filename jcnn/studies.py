@@ -10,16 +10,20 @@ outcome and the time it takes, and defines
 
 Run folders are `<workdir>/<variant>/seed_<k>`. A command-line sweep
 (`--sweep config.FIELD=V1,V2`) is a study whose variants are the cartesian product.
-Reading the results is `jcnn.study_tables`' job; this module only plans and checks.
+The plan is kept in <workdir>/study.json (`write_plan`, `read_plan`). Reading the
+results is `jcnn.study_tables`' job; this module only plans and checks.
 """
 import ast
 import dataclasses
 import importlib.util
 import itertools
+import json
 import pathlib
 from typing import Any, Sequence
 
 import ml_collections
+
+from jcnn import runs
 
 SEED_PREFIX = "seed_"
 STUDY_FILE = "study.json"   # the plan, in the study folder: what `eval study` groups by
@@ -166,7 +170,7 @@ def plan(study: Study, workdir: str | pathlib.Path, only: Sequence[str] | None =
     if seed not in study.seeds:
       raise ValueError(f"--seeds {seed}: the study's seeds are "
                        f"{', '.join(map(str, study.seeds))}")
-  runs = []
+  planned = []
   for variant in study.variants:
     if only and variant.name not in only:
       continue
@@ -177,8 +181,46 @@ def plan(study: Study, workdir: str | pathlib.Path, only: Sequence[str] | None =
       for field, value in variant.overrides.items():
         _set(config, field, value)
       config.seed = seed
-      config.name = f"{study.name}/{variant.name}/{SEED_PREFIX}{seed}"
-      runs.append(PlannedRun(variant.name, seed,
-                             pathlib.Path(workdir) / variant.name / f"{SEED_PREFIX}{seed}",
-                             config))
-  return runs
+      config.name = run_name(study.name, variant.name, seed_folder(seed))
+      planned.append(PlannedRun(variant.name, seed,
+                                pathlib.Path(workdir) / variant.name / seed_folder(seed),
+                                config))
+  return planned
+
+
+def seed_folder(seed: int) -> str:
+  return f"{SEED_PREFIX}{seed}"
+
+
+def run_name(study: str, variant: str, folder: str) -> str:
+  """The `config.name` of a study's run: what tells its folder belongs to the study."""
+  return f"{study}/{variant}/{folder}"
+
+
+def describe(study: Study) -> dict:
+  """The plan as JSON: name, claim, baseline, seeds, variants with their overrides."""
+  return {"name": study.name, "claim": study.claim, "baseline": study.baseline,
+          "seeds": list(study.seeds),
+          "variants": [{"name": v.name, "overrides": v.overrides} for v in study.variants]}
+
+
+def write_plan(study: Study, workdir: pathlib.Path) -> None:
+  """<workdir>/study.json; a folder holding another study's plan is refused."""
+  path = workdir / STUDY_FILE
+  plan = describe(study)
+  if path.exists():
+    old = json.loads(path.read_text())
+    if (old["name"], old["variants"]) != (plan["name"], plan["variants"]):
+      raise ValueError(f"{workdir} holds study {old['name']!r} with other variants; "
+                       "choose another --workdir")
+  workdir.mkdir(parents=True, exist_ok=True)
+  runs.save_json(path, plan)
+
+
+def read_plan(workdir: pathlib.Path) -> dict:
+  """The plan `write_plan` kept in `workdir`; ValueError when there is none."""
+  path = workdir / STUDY_FILE
+  if not path.exists():
+    raise ValueError(f"{workdir} is not a study folder (no {STUDY_FILE}); "
+                     "`python -m eval compare RUN ...` compares any runs")
+  return json.loads(path.read_text())

@@ -5,7 +5,6 @@
 plan is written to <workdir>/study.json (what `python -m eval study` groups runs by);
 each run is an ordinary run folder, so an interrupted study resumes where it stopped.
 """
-import json
 import pathlib
 import sys
 import time
@@ -14,31 +13,12 @@ from jcnn import runs, studies
 from train import trainer
 
 
-def describe(study: studies.Study) -> dict:
-  return {"name": study.name, "claim": study.claim, "baseline": study.baseline,
-          "seeds": list(study.seeds),
-          "variants": [{"name": v.name, "overrides": v.overrides} for v in study.variants]}
-
-
-def write_plan(study: studies.Study, workdir: pathlib.Path) -> None:
-  """<workdir>/study.json; a folder holding another study's plan is refused."""
-  path = workdir / studies.STUDY_FILE
-  plan = describe(study)
-  if path.exists():
-    old = json.loads(path.read_text())
-    if (old["name"], old["variants"]) != (plan["name"], plan["variants"]):
-      raise ValueError(f"{workdir} holds study {old['name']!r} with other variants; "
-                       "choose another --workdir")
-  workdir.mkdir(parents=True, exist_ok=True)
-  runs.save_json(path, plan)
-
-
 def run_study(study: studies.Study, workdir: str | pathlib.Path, only=None,
               seeds=None):
   """Trains the planned runs in order, yielding one result per run as it ends."""
   workdir = pathlib.Path(workdir)
   planned = studies.plan(study, workdir, only, seeds)
-  write_plan(study, workdir)
+  studies.write_plan(study, workdir)
   for i, p in enumerate(planned, 1):
     label = f"[{i}/{len(planned)}] {p.variant}/{p.workdir.name}"
     if (p.workdir / runs.CONFIG_FILE).exists() and runs.Run.open(p.workdir).finished:

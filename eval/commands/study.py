@@ -9,7 +9,6 @@ Examples:
   python -m eval study runs/data_augmentation
   python -m eval study runs/data_augmentation --format csv --plot study_plots/
 """
-import json
 import pathlib
 
 from eval import study_report
@@ -23,11 +22,7 @@ def add_arguments(parser) -> None:
 
 def study_groups(workdir: pathlib.Path) -> tuple[dict, list]:
   """The study's plan and [(variant, [run folders])]; foreign folders are refused."""
-  path = workdir / studies.STUDY_FILE
-  if not path.exists():
-    raise ValueError(f"{workdir} is not a study folder (no {studies.STUDY_FILE}); "
-                     "`python -m eval compare RUN ...` compares any runs")
-  plan = json.loads(path.read_text())
+  plan = studies.read_plan(workdir)
   names = [v["name"] for v in plan["variants"]]
   for child in sorted(p for p in workdir.iterdir() if p.is_dir()):
     if child.name not in names:
@@ -37,7 +32,7 @@ def study_groups(workdir: pathlib.Path) -> tuple[dict, list]:
   for name in names:
     folders = sorted((workdir / name).glob(f"{studies.SEED_PREFIX}*"))
     for folder in folders:
-      expected = f"{plan['name']}/{name}/{folder.name}"
+      expected = studies.run_name(plan["name"], name, folder.name)
       config_name = runs.Run.open(folder).config.name
       if config_name != expected:
         raise ValueError(f"{folder} holds run {config_name!r}, not {expected!r}: a run "

@@ -47,7 +47,7 @@ def study_dir(real_run, tmp_path):
       studies.Variant("narrow", {}), studies.Variant("wide", {"crop_padding": 0})),
       (0, 1, 2), "narrow")
   root.mkdir()
-  study_runner.write_plan(plan, root)
+  studies.write_plan(plan, root)
   for variant, seeds in VALUES.items():
     for seed, top1 in seeds.items():
       make_run(real_run, root / variant / f"seed_{seed}", f"widths/{variant}/seed_{seed}",
