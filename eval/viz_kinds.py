@@ -62,6 +62,22 @@ class Subject:
   def save(self, name: str, image: np.ndarray, scale: int = SCALE) -> str:
     return str(render.save_png(self.output / name, image, scale))
 
+  def save_figure(self, fig, name: str, **savefig) -> str:
+    """Writes a matplotlib figure to --output/name and closes it."""
+    path = self.output / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, **savefig)
+    _pyplot().close(fig)
+    return str(path)
+
+
+def _pyplot():
+  """matplotlib's pyplot on the file-only Agg backend (imported when a figure is drawn)."""
+  import matplotlib
+  matplotlib.use("Agg")
+  from matplotlib import pyplot
+  return pyplot
+
 
 def _row(tiles) -> np.ndarray:
   return render.grid(np.stack(tiles), cols=len(tiles), gap=2)
@@ -146,9 +162,7 @@ def top9(s: Subject, args) -> dict:
 
 def occlusion(s: Subject, args) -> dict:
   """ZF Fig. 7: a grey square slid over each image."""
-  import matplotlib
-  matplotlib.use("Agg")
-  from matplotlib import pyplot as plt
+  plt = _pyplot()
   layer = s.layers(args.layer, "last")[0]
   size = args.size or max(2, s.image_shape[0] // 4)
   labels, results, files = s.labels(), {}, []
@@ -184,11 +198,7 @@ def occlusion(s: Subject, args) -> dict:
       ax.set_xticks([]), ax.set_yticks([])
     fig.suptitle(f"grey square {size}x{size}, stride {args.stride}: each value where the "
                  "square's centre was")
-    path = s.output / f"occlusion_{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    files.append(str(path))
+    files.append(s.save_figure(fig, f"occlusion_{name}.png", dpi=90, bbox_inches="tight"))
   return {"maps": results, "class_names": s.class_names, "files": files}
 
 
@@ -216,9 +226,7 @@ def evolution(s: Subject, args) -> dict:
 
 def _evolution_figure(s: Subject, layer: str, ev: viz.Evolution) -> str:
   """Rows: channels; columns: checkpoints; each cell the strongest hit's projection."""
-  import matplotlib
-  matplotlib.use("Agg")
-  from matplotlib import pyplot as plt
+  plt = _pyplot()
   rows, cols = len(ev.channels), len(ev.steps)
   fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols + 0.6, 1.1 * rows + 0.5),
                            squeeze=False)
@@ -233,18 +241,12 @@ def _evolution_figure(s: Subject, layer: str, ev: viz.Evolution) -> str:
         ax.set_ylabel(f"map {channel}", fontsize=7)
   fig.suptitle(f"{layer}: strongest activation per checkpoint ({len(s.inputs.images)} images)",
                fontsize=8)
-  path = s.output / f"evolution_{layer}.png"
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=100, bbox_inches="tight")
-  plt.close(fig)
-  return str(path)
+  return s.save_figure(fig, f"evolution_{layer}.png", dpi=100, bbox_inches="tight")
 
 
 def invariance_(s: Subject, args) -> dict:
   """ZF Fig. 5: feature distances and the true class's probability under transforms."""
-  import matplotlib
-  matplotlib.use("Agg")
-  from matplotlib import pyplot as plt
+  plt = _pyplot()
   layers = s.layers(args.layer, "all")
   layers = layers if args.layer else [layers[0], layers[-1]]
   fns = {layer: viz.feature_fn(s.model, layer) for layer in layers}
@@ -265,12 +267,8 @@ def invariance_(s: Subject, args) -> dict:
       ax.set_xlabel(invariance.KINDS[kind])
   axes[0][-1].legend(fontsize=7)
   fig.tight_layout()
-  path = s.output / "invariance.png"
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=80)
-  plt.close(fig)
   return {"images": s.inputs.names, "labels": [s.class_names[l] for l in labels],
-          "curves": curves, "files": [str(path)]}
+          "curves": curves, "files": [s.save_figure(fig, "invariance.png", dpi=80)]}
 
 
 def saliency(s: Subject, args) -> dict:
