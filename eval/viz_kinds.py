@@ -248,7 +248,7 @@ def invariance_(s: Subject, args) -> dict:
   """ZF Fig. 5: feature distances and the true class's probability under transforms."""
   plt = _pyplot()
   layers = s.layers(args.layer, "all")
-  layers = layers if args.layer else [layers[0], layers[-1]]
+  layers = layers if args.layer else list(dict.fromkeys([layers[0], layers[-1]]))  # first, last
   fns = {layer: viz.feature_fn(s.model, layer) for layer in layers}
   labels = s.labels()
   curves = {}
