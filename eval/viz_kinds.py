@@ -109,14 +109,17 @@ def deconv(s: Subject, args) -> dict:
   a grid of all the layer's maps."""
   files, found = [], {}
   layers = s.layers(args.layer, "all")
+  # Compiled once per layer, for every image.
+  forward = {layer: jax.jit(viz.feature_fn(s.model, layer)) for layer in layers}
+  projectors = {layer: viz.Backprojector(viz.feature_fn(s.model, layer), s.variables,
+                                         args.rule) for layer in layers}
   for i, name in enumerate(s.inputs.names):
     x = jnp.asarray(s.inputs.images[i:i + 1])
     rows, found[name] = [], {}
     for layer in layers:
-      fn = viz.feature_fn(s.model, layer)
-      y = jax.jit(fn)(s.variables, x)
+      y = forward[layer](s.variables, x)
       strongest = np.argsort(-np.asarray(y[0].max(axis=(0, 1))))[:args.top]
-      project = viz.Backprojector(fn, s.variables, args.rule)
+      project = projectors[layer]
       tiles = [s.pixels(s.inputs.images[i])]
       for c in strongest:
         r, col = np.unravel_index(int(jnp.argmax(y[0, ..., c])), y.shape[1:3])

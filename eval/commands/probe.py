@@ -72,9 +72,8 @@ def _split(run, config, split: str) -> tuple[np.ndarray, np.ndarray, tuple]:
   return viz_inputs.normalised(run, loaded), loaded.labels, loaded.class_names
 
 
-def _features(fn, variables, images: np.ndarray, batch: int = 500) -> np.ndarray:
-  """fn's maps averaged over positions (a vector per image)."""
-  pooled = jax.jit(lambda v, x: fn(v, x).astype(jnp.float32).mean(axis=(1, 2)))
+def _features(pooled, variables, images: np.ndarray, batch: int = 500) -> np.ndarray:
+  """`pooled`'s vectors (a feature map averaged over positions) for every image."""
   return np.concatenate([np.asarray(pooled(variables, jnp.asarray(images[i:i + batch])))
                          for i in range(0, len(images), batch)])
 
@@ -97,14 +96,15 @@ def run(args) -> None:
   train_x, train_y, class_names = _split(run_, config, config.train_split)
   test_x, test_y, _ = _split(run_, config, config.eval_split)
   fn = viz.feature_fn(restored.model, layer)
+  pooled = jax.jit(lambda v, x: fn(v, x).astype(jnp.float32).mean(axis=(1, 2)))  # once
   rows = []
   for name, variables in (
       (f"frozen {layer} (step {restored.step}) + softmax", restored.variables),
       (f"random-init {layer} + softmax",
        restored.model.init(jax.random.key(config.seed), jnp.zeros((1, *shape))))):
     start = time.perf_counter()
-    top1 = _softmax_top1((_features(fn, variables, train_x), train_y),
-                         (_features(fn, variables, test_x), test_y))
+    top1 = _softmax_top1((_features(pooled, variables, train_x), train_y),
+                         (_features(pooled, variables, test_x), test_y))
     rows.append({"method": name, "top1": top1, "seconds": round(time.perf_counter() - start, 1)})
   if not args.no_scratch:
     config.batch_size = min(config.batch_size, len(train_y))
