@@ -10,7 +10,9 @@
 
 `Run.create` is the trainer's: it takes the lock (a second writer is refused; a
 killed one's lock is released by the kernel, so it never goes stale) and refuses a
-folder that holds a different run. `Run.open` is for readers (eval, studies,
+folder that holds a different run. With several processes (jax.distributed) the
+primary one takes the lock and writes the files; every process joins the checkpoint
+saves (orbax writes each array once) and reads them back on resume. `Run.open` is for readers (eval, studies,
 notebooks): it never locks and never writes.
 """
 import dataclasses
@@ -28,7 +30,7 @@ from typing import Any, Callable
 import jax
 import ml_collections
 
-from jcnn import checkpoint
+from jcnn import checkpoint, parallel
 
 CONFIG_FILE = "config.json"
 DATASET_FILE = "dataset.json"
@@ -104,7 +106,22 @@ class Run:
       ValueError: `workdir` is a file, or holds a different run.
       RunInUse: another live process writes this run.
     """
-    workdir = pathlib.Path(workdir)
+    if not parallel.is_primary():
+      parallel.primary_outcome(None)  # raises when the primary could not open the run
+      run = cls(workdir, writable=True)
+      run._config = config
+      return run
+    try:
+      run = cls._create(pathlib.Path(workdir), config, identity)
+    except BaseException as e:
+      parallel.primary_outcome(e)
+      raise
+    parallel.primary_outcome(None)
+    return run
+
+  @classmethod
+  def _create(cls, workdir: pathlib.Path, config: ml_collections.ConfigDict,
+              identity: tuple[str, ...]) -> "Run":
     if workdir.exists() and not workdir.is_dir():
       raise ValueError(f"workdir {workdir} exists and is not a folder")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -200,7 +217,8 @@ class Run:
 
   def save_dataset_info(self, info: dict) -> None:
     self._check_writable()
-    save_json(self.workdir / DATASET_FILE, info)
+    if parallel.is_primary():
+      save_json(self.workdir / DATASET_FILE, info)
     self._dataset_info = info
 
   # Metrics.
@@ -234,8 +252,13 @@ class Run:
       self.log(step, DONE_SPLIT, {"total_steps": int(total_steps)})
 
   def log(self, step: int, split: str, values: dict) -> None:
-    """Appends `values` at `step` to metrics.jsonl and TensorBoard (non-finite: null)."""
+    """Appends `values` at `step` to metrics.jsonl and TensorBoard (non-finite: null).
+
+    Only the primary process writes; the others' calls do nothing.
+    """
     self._check_writable()
+    if not parallel.is_primary():
+      return
     record = {"step": int(step), "split": split,
               **{k: _finite_or_none(v) for k, v in values.items()}}
     with (self.workdir / METRICS_FILE).open("a") as f:
@@ -251,7 +274,7 @@ class Run:
     """Drops records past `step`: what a run resumed from `step` will log again."""
     self._check_writable()
     path = self.workdir / METRICS_FILE
-    if path.exists():
+    if parallel.is_primary() and path.exists():
       kept = [json.dumps(r, allow_nan=False) for r in self.records() if r["step"] <= step]
       _write_atomically(path, "".join(line + "\n" for line in kept))
 
@@ -296,10 +319,12 @@ class Run:
         failures.append((step, e))
         continue
       for bad_step, error in failures:
-        moved = self._move_aside(bad_step)
-        warnings.warn(f"{error}; moved it to {moved} and resumed from step {step}",
-                      stacklevel=2)
+        if parallel.is_primary():
+          moved = self._move_aside(bad_step)
+          warnings.warn(f"{error}; moved it to {moved} and resumed from step {step}",
+                        stacklevel=2)
       if failures:
+        parallel.sync("jcnn corrupt checkpoints moved")
         manager.reload()
       return state
     if failures:

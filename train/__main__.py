@@ -10,6 +10,10 @@ second start skips most of the compilation. `--config.xla_cpu_flags` turns on XL
 flags measured faster for some models (the CIFAR ResNets' configs set it);
 JCNN_XLA_CPU_FLAGS=1 / 0 forces them on / off (see jcnn/runtime.py).
 
+Several processes (one per host, or several on one machine) train one run together
+with --coordinator, --num_processes and --process_id (README "Many devices and many
+hosts"); process 0 writes the logs and shows the progress.
+
 Exit status: 0 done; 2 bad config, workdir in use, unreadable data or checkpoints;
 3 stopped after config.max_nonfinite_steps non-finite steps in a row; 130 / 143
 interrupted by SIGINT / SIGTERM (checkpoint saved).
@@ -20,6 +24,7 @@ Examples:
   python -m train --config.num_epochs=5 --config.optimizer=momentum --config.learning_rate=0.01
   python -m train --study train/studies/data_augmentation.py --workdir runs/data_augmentation
   python -m train --workdir runs/lr --sweep config.learning_rate=1e-3,3e-3 --sweep config.seed=0,1
+  python -m train --coordinator=node0:1234 --num_processes=2 --process_id=0   # and =1
 """
 import json
 import pathlib
@@ -41,6 +46,15 @@ _SWEEP = flags.DEFINE_multi_string(
     "flags, one run folder per combination under --workdir (config.seed sweeps seeds).")
 _ONLY = flags.DEFINE_list("only", [], "With --study/--sweep: train only these variants.")
 _SEEDS = flags.DEFINE_list("seeds", [], "With --study/--sweep: train only these seeds.")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator", None, "HOST:PORT of process 0, for training on several processes "
+    "(jax.distributed; give --num_processes and --process_id too). Without it, a SLURM, "
+    "Open MPI, Kubernetes or Cloud TPU cluster is detected from the environment.")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the group.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's rank, 0 to "
+                                   "num_processes - 1; process 0 writes the run's files.")
+_JOIN_TIMEOUT = flags.DEFINE_integer(
+    "join_timeout", 120, "Seconds to wait for the coordinator and the other processes.")
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Run folder for checkpoints, logs and the resolved config "
     "(default: runs/<config.name>). An existing run there is resumed.")
@@ -53,10 +67,12 @@ def main(argv):
   runtime.quiet(verbose=flags.FLAGS["verbosity"].present)
   config = _CONFIG.value
   runtime.configure(cpu_flags=config.xla_cpu_flags)  # before anything compiles
-  from jcnn import checkpoint, runs
+  from jcnn import checkpoint, parallel, runs
   from train import trainer
   workdir = _WORKDIR.value or str(pathlib.Path("runs") / config.name)
   try:
+    parallel.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
+                        _JOIN_TIMEOUT.value)
     if _STUDY.value or _SWEEP.value:
       _train_study(config, workdir)
       return
@@ -69,12 +85,13 @@ def main(argv):
     _exit(128 + e.signum, str(e))
   except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled
     _exit(130, "interrupted")
-  print(json.dumps({"workdir": workdir, **results}))
+  if parallel.is_primary():
+    print(json.dumps({"workdir": workdir, **results}))
 
 
 def _train_study(config, workdir: str) -> None:
   """--study / --sweep: every planned run, one JSON line each."""
-  from jcnn import studies
+  from jcnn import parallel, studies
   from train import study
   if _STUDY.value and _SWEEP.value:
     raise ValueError("give --study or --sweep, not both")
@@ -86,7 +103,8 @@ def _train_study(config, workdir: str) -> None:
   except ValueError:
     raise ValueError(f"--seeds takes integers, got {','.join(_SEEDS.value)}") from None
   for result in study.run_study(plan, workdir, _ONLY.value, seeds):
-    print(json.dumps(result), flush=True)
+    if parallel.is_primary():
+      print(json.dumps(result), flush=True)
 
 
 def _exit(status: int, message: str):

@@ -90,6 +90,20 @@ class _StopSignals:
       raise KeyboardInterrupt
     self.signum = signum
 
+  def requested(self, agree: bool) -> bool:
+    """Whether to stop after this step.
+
+    With several processes all must stop at the same step, so a signal is acted on
+    only at steps where they `agree` (log and checkpoint steps: one all-gather), by
+    every process, whichever received it.
+    """
+    if jax.process_count() == 1:
+      return self.signum is not None
+    if not agree or not parallel.any_process(self.signum is not None):
+      return False
+    self.signum = self.signum or signal.SIGTERM
+    return True
+
   def __enter__(self) -> "_StopSignals":
     if threading.current_thread() is threading.main_thread():
       for signum in (signal.SIGTERM, signal.SIGINT):
@@ -118,6 +132,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     NonFiniteError, Preempted: as described in the module docstring.
   """
   tasks.validate(config)
+  parallel.check_same("configs or workdirs", config.to_json() + "\n" + str(workdir))
   task = tasks.get(config.task)
   with runs.Run.create(workdir, config, tasks.identity(config)) as run:
     return _train(config, task, run)
@@ -157,10 +172,10 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
     for evaluator in training.evaluators:
       values = evaluator.run(state.eval_variables())
       run.log(step, evaluator.name, values)
-      bar.write(f"step {step}: {evaluator.name} " + "  ".join(
+      say(f"step {step}: {evaluator.name} " + "  ".join(
           f"{k} {v:.4f}" for k, v in values.items()
           # Per-class values ("ap50/dog") go to the log, not the terminal.
-          if isinstance(v, float) and "/" not in k), file=sys.stderr)
+          if isinstance(v, float) and "/" not in k))
       results = values if results is None else results
     return results
 
@@ -176,14 +191,21 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
     elif not _all_finite_values(results):
       why_not = "its evaluation is not finite"
     if why_not:
-      bar.write(f"step {step}: not checkpointed: {why_not}", file=sys.stderr)
+      say(f"step {step}: not checkpointed: {why_not}")
       return
     run.save(state, {k: v for k, v in results.items() if isinstance(v, float)})
 
   results = None
   step = start_step
+  # One process shows the progress and the evaluations (the others compute the same).
+  primary = parallel.is_primary()
   bar = tqdm.tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
-                  desc=config.name, mininterval=0.5)
+                  desc=config.name, mininterval=0.5, disable=not primary)
+
+  def say(line: str) -> None:
+    if primary:
+      bar.write(line, file=sys.stderr)
+
   log = _TrainLog(run, bar, config.batch_size, training.progress)
   with bar, _StopSignals() as stop:
     previous_guard = None
@@ -204,13 +226,14 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
         previous_guard = guard
         if counted is not None:
           _check_nonfinite(counted, step, config, run, log, step_metrics, guard)
-        if step % config.log_every_steps == 0 or step == total_steps:
+        logging_step = step % config.log_every_steps == 0 or step == total_steps
+        if logging_step:
           log.train(step, step_metrics, guard)
         if checkpointing:
           results = evaluate(step)
           checkpoint(step, results)
           log.restart_window()
-        if stop.signum is not None:
+        if stop.requested(agree=logging_step or checkpointing):
           if step not in run.steps():
             run.save(state)
           raise Preempted(stop.signum, step)

@@ -34,8 +34,8 @@ def batches_per_epoch(num_examples: int, batch_size: int, train: bool) -> int:
 
 def batches(split: Split, batch_size: int, *, train: bool, seed: int = 0, epoch: int = 0,
             start_batch: int = 0, crop_padding: int = 0, flip: bool = False,
-            mean: Sequence[float] | None = None, std: Sequence[float] | None = None
-            ) -> Iterator[dict[str, np.ndarray]]:
+            mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+            rows: slice = slice(None)) -> Iterator[dict[str, np.ndarray]]:
   """Yields one epoch of batches, from batch `start_batch` on.
 
   train=True: a fresh permutation per (seed, epoch), the last partial batch dropped, and
@@ -53,9 +53,12 @@ def batches(split: Split, batch_size: int, *, train: bool, seed: int = 0, epoch:
     crop_padding: pad-and-crop amplitude in pixels; 0 disables; train only.
     flip: random horizontal flips; train only.
     mean, std: per-channel (or scalar) statistics of pixels in [0, 1]; None gives x / 255.
+    rows: the rows of every batch to load (`jcnn.parallel.local_rows`: this process's
+      share); the others are never read. Default all.
 
   Yields:
-    {"image": [B, H, W, C] float32, "label": [B] int32, "mask": [B] float32}.
+    {"image": [b, H, W, C] float32, "label": [b] int32, "mask": [b] float32}: rows
+    `rows` of the batch of B.
   """
   n = len(split)
   num_batches = batches_per_epoch(n, batch_size, train)
@@ -71,15 +74,15 @@ def batches(split: Split, batch_size: int, *, train: bool, seed: int = 0, epoch:
   normalise = _normaliser(split.images.shape[1:], mean, std)
   order = np.random.default_rng([seed, epoch]).permutation(n) if train else np.arange(n)
   for b in range(start_batch, num_batches):
-    index = np.arange(b * batch_size, (b + 1) * batch_size)
+    index = np.arange(b * batch_size, (b + 1) * batch_size)[rows]
     mask = (index < n).astype(np.float32)
     index = order[index % n]
     images = split.images[index]
     if train:
       rng = np.random.default_rng([seed, epoch, b])
-      images = random_crop(images, crop_padding, rng)
+      images = random_crop(images, crop_padding, rng, batch_size=batch_size, rows=rows)
       if flip:
-        images = random_flip(images, rng)
+        images = random_flip(images, rng, batch_size=batch_size, rows=rows)
     yield {"image": normalise(images), "label": split.labels[index], "mask": mask}
 
 

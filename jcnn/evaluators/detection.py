@@ -14,6 +14,10 @@ from jax.sharding import Mesh
 from jcnn import data, detection, parallel
 
 
+# What the host needs of each example besides its detections.
+_PASSED = ("mask", "index", "scale")
+
+
 class DetectionEvaluator:
   """Scores a detector on `split` through the batches `batches_fn()` yields.
 
@@ -35,10 +39,13 @@ class DetectionEvaluator:
     self.split = split
     self._batches = batches_fn
     self._mesh = mesh
+    # The batch's own fields come back with the detections, gathered like them: with
+    # several processes each loads only its rows, and every process gets all of them.
     self._apply = jax.jit(
-        lambda variables, images, sizes: apply_fn(variables, images, sizes, train=False),
-        in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh),
-                      parallel.batch_sharded(mesh)),
+        lambda variables, batch: (apply_fn(variables, batch["image"], batch["image_size"],
+                                           train=False),
+                                  {k: batch[k] for k in _PASSED}),
+        in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
         out_shardings=parallel.replicated(mesh))
 
   def detections(self, variables: dict) -> list[dict]:
@@ -53,8 +60,8 @@ class DetectionEvaluator:
     # disable=None: the bar shows on a terminal only, so logs and --json stay clean.
     with tqdm.tqdm(total=len(records), unit="image", desc=f"detect {self.name}",
                    leave=False, disable=None, dynamic_ncols=True, mininterval=0.5) as bar:
-      for batch, out in data.prefetch(self._detect(variables)):
-        out = jax.device_get(out)
+      for out, batch in data.prefetch(self._detect(variables)):
+        out, batch = jax.device_get((out, batch))
         for b in np.flatnonzero(batch["mask"]):
           index = int(batch["index"][b])
           found[index] = _to_original(out, b, float(batch["scale"][b]), records[index])
@@ -66,12 +73,12 @@ class DetectionEvaluator:
     return found
 
   def _detect(self, variables):
-    """Yields (host batch, detections on the mesh): the next batch is made meanwhile."""
+    """Yields (detections, the batch's _PASSED fields) on the mesh, the next batch made
+    meanwhile."""
     for batch in self._batches():
-      parallel.check_batch_size(len(batch["mask"]), self._mesh)
-      inputs = parallel.put_batch({"image": batch["image"], "size": batch["image_size"]},
+      inputs = parallel.put_batch({k: batch[k] for k in ("image", "image_size", *_PASSED)},
                                   self._mesh)
-      yield batch, self._apply(variables, inputs["image"], inputs["size"])
+      yield self._apply(variables, inputs)
 
   def run(self, variables: dict) -> dict[str, float]:
     """VOC and COCO AP of `variables`' detections (`score`)."""

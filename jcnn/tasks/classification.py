@@ -12,7 +12,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh
 
-from jcnn import data, losses, metrics, models
+from jcnn import data, losses, metrics, models, parallel
 from jcnn.evaluators.classification import ClassificationEvaluator
 from jcnn.state import TrainState
 from jcnn.tasks import base
@@ -50,13 +50,14 @@ class Classification(base.Task):
     eval_split = load_split(config, config.eval_split)
     model = self.model(config, info)
     evaluator = ClassificationEvaluator(
-        base.apply_fn(config, model), lambda: batches(config, eval_split, info, train=False),
+        base.apply_fn(config, model),
+        lambda: batches(config, eval_split, info, train=False, mesh=mesh),
         num_classes=len(info["class_names"]), mesh=mesh)
     return base.Training(
         dataset_info=info, num_examples=len(train_split), model=model,
         train_step=train_step(config),
         batches=lambda epoch, start: batches(config, train_split, info, train=True,
-                                             epoch=epoch, start_batch=start),
+                                             epoch=epoch, start_batch=start, mesh=mesh),
         evaluators=(evaluator,), progress=("loss", "top1"))
 
   def evaluator(self, config: ml_collections.ConfigDict, dataset_info: dict,
@@ -66,7 +67,7 @@ class Classification(base.Task):
       raise ValueError(f"split {split!r} has images {split_data.images.shape[1:]}, the model "
                        f"was trained on {tuple(dataset_info['image_shape'])}")
     return ClassificationEvaluator(
-        apply_fn, lambda: batches(config, split_data, dataset_info, train=False),
+        apply_fn, lambda: batches(config, split_data, dataset_info, train=False, mesh=mesh),
         num_classes=len(dataset_info["class_names"]), mesh=mesh)
 
 
@@ -97,10 +98,15 @@ def dataset_info(config: ml_collections.ConfigDict, train_split: data.Split) -> 
 
 
 def batches(config: ml_collections.ConfigDict, split: data.Split, info: dict, *,
-            train: bool, epoch: int = 0, start_batch: int = 0) -> Iterator[dict]:
-  """Batches of `split` as the config asks: augmented and shuffled when training."""
+            train: bool, epoch: int = 0, start_batch: int = 0,
+            mesh: Mesh | None = None) -> Iterator[dict]:
+  """Batches of `split` as the config asks: augmented and shuffled when training.
+
+  With `mesh`, only this process's rows of each batch (`parallel.local_rows`).
+  """
+  size = config.batch_size if train else config.eval_batch_size
   return data.batches(
-      split, config.batch_size if train else config.eval_batch_size, train=train,
+      split, size, train=train, rows=parallel.local_rows(mesh, size),
       seed=config.seed, epoch=epoch, start_batch=start_batch,
       crop_padding=config.crop_padding if train else 0, flip=config.flip and train,
       mean=np.asarray(info["mean"], np.float32), std=np.asarray(info["std"], np.float32))
@@ -142,3 +148,4 @@ def train_step(config: ml_collections.ConfigDict) -> Callable:
                        "top1": metrics.topk_accuracy(logits, batch["label"], k=1)}
 
   return step
+

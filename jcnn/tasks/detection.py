@@ -20,7 +20,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh
 
-from jcnn import detection, losses, runs
+from jcnn import detection, losses, parallel, runs
 from jcnn.data import detection as det_data
 from jcnn.evaluators.detection import DetectionEvaluator
 from jcnn.detection import faster_rcnn
@@ -153,13 +153,13 @@ class Detection(base.Task):
     eval_split = self.load_split(config, config.eval_split)
     model = self.model(config, info)
     evaluator = DetectionEvaluator(
-        base.apply_fn(config, model), lambda: self.eval_batches(config, info, eval_split),
-        eval_split, mesh=mesh)
+        base.apply_fn(config, model),
+        lambda: self.eval_batches(config, info, eval_split, mesh), eval_split, mesh=mesh)
     return base.Training(
         dataset_info=info, num_examples=len(train_split), model=model,
         train_step=train_step(config),
         batches=lambda epoch, start: _batches(config, info, train_split, train=True,
-                                              epoch=epoch, start_batch=start),
+                                              epoch=epoch, start_batch=start, mesh=mesh),
         evaluators=(evaluator,), progress=("loss", "rpn_cls", "head_cls"),
         init_params=None if pretrained is None else (
             lambda params: init_from(params, pretrained, config)))
@@ -167,9 +167,9 @@ class Detection(base.Task):
   def evaluator(self, config: ml_collections.ConfigDict, dataset_info: dict,
                 apply_fn: Callable, mesh: Mesh, split: str) -> DetectionEvaluator:
     split_data = self.load_split(config, split)
-    return DetectionEvaluator(apply_fn, lambda: self.eval_batches(config, dataset_info,
-                                                                  split_data),
-                              split_data, mesh=mesh)
+    return DetectionEvaluator(
+        apply_fn, lambda: self.eval_batches(config, dataset_info, split_data, mesh),
+        split_data, mesh=mesh)
 
   def load_split(self, config: ml_collections.ConfigDict,
                  split: str) -> det_data.DetectionSplit:
@@ -191,9 +191,12 @@ class Detection(base.Task):
     return det_data.load(kind, "all", data_dir=path)
 
   def eval_batches(self, config: ml_collections.ConfigDict, dataset_info: dict,
-                   split: det_data.DetectionSplit):
-    """Evaluation batches of `split`, converted to the run's input (channels, size)."""
-    return _batches(config, dataset_info, split, train=False)
+                   split: det_data.DetectionSplit, mesh: Mesh | None = None):
+    """Evaluation batches of `split`, converted to the run's input (channels, size).
+
+    With `mesh`, only this process's rows of each batch (`parallel.local_rows`).
+    """
+    return _batches(config, dataset_info, split, train=False, mesh=mesh)
 
 
 def dataset_info(config: ml_collections.ConfigDict, split: det_data.DetectionSplit,
@@ -217,10 +220,11 @@ def dataset_info(config: ml_collections.ConfigDict, split: det_data.DetectionSpl
           "image_shape": [side, side, int(split.channels)]}
 
 
-def _batches(config, info, split, *, train, epoch=0, start_batch=0):
+def _batches(config, info, split, *, train, epoch=0, start_batch=0, mesh=None):
   side = info["image_shape"][0]
+  size = config.batch_size if train else config.eval_batch_size
   return det_data.batches(
-      split, config.batch_size if train else config.eval_batch_size,
+      split, size, rows=parallel.local_rows(mesh, size),
       min_size=info["min_size"], max_size=info["max_size"], padded_shape=(side, side),
       max_boxes=config.max_boxes, train=train, seed=config.seed, epoch=epoch,
       start_batch=start_batch, flip=config.flip and train,

@@ -77,7 +77,8 @@ def batches(split: DetectionSplit, batch_size: int, *, min_size: int, max_size: 
             padded_shape: tuple[int, int], max_boxes: int, train: bool, seed: int = 0,
             epoch: int = 0, start_batch: int = 0, flip: bool = False,
             mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-            channels: int | None = None) -> Iterator[dict[str, np.ndarray]]:
+            channels: int | None = None, rows: slice = slice(None)
+            ) -> Iterator[dict[str, np.ndarray]]:
   """Yields one epoch of batches, from batch `start_batch` on.
 
   train=True: a fresh permutation per (seed, epoch), the last partial batch dropped, and
@@ -96,6 +97,9 @@ def batches(split: DetectionSplit, batch_size: int, *, min_size: int, max_size: 
     flip: random horizontal flips; train only.
     mean, std: per-channel (or scalar) statistics of pixels in [0, 1]; None gives x / 255.
     channels: convert the images to this many channels (1 or 3); default the split's.
+    rows: the rows of every batch to load (`jcnn.parallel.local_rows`: this process's
+      share; the flips are drawn for the whole batch); default all. The arrays below
+      then hold those b rows of B.
 
   Yields:
     {"image": float32 [B, H, W, C] normalised, 0 (the mean colour) in the padding,
@@ -120,17 +124,18 @@ def batches(split: DetectionSplit, batch_size: int, *, min_size: int, max_size: 
   order = np.random.default_rng([seed, epoch]).permutation(n) if train else np.arange(n)
   warned = False
   for b in range(start_batch, num_batches):
-    position = np.arange(b * batch_size, (b + 1) * batch_size)
+    position = np.arange(b * batch_size, (b + 1) * batch_size)[rows]
     index = order[position % n]
-    flips = (np.random.default_rng([seed, epoch, b]).random(batch_size) < 0.5 if flip
-             else np.zeros(batch_size, bool))
-    batch = {"image": np.zeros((batch_size, ph, pw, channels), np.uint8),
-             "boxes": np.zeros((batch_size, max_boxes, 4), np.float32),
-             "labels": np.zeros((batch_size, max_boxes), np.int32),
-             "box_mask": np.zeros((batch_size, max_boxes), bool),
-             "difficult": np.zeros((batch_size, max_boxes), bool),
-             "image_size": np.zeros((batch_size, 2), np.int32),
-             "scale": np.zeros(batch_size, np.float32),
+    flips = (np.random.default_rng([seed, epoch, b]).random(batch_size)[rows] < 0.5 if flip
+             else np.zeros(len(position), bool))
+    size = len(position)
+    batch = {"image": np.zeros((size, ph, pw, channels), np.uint8),
+             "boxes": np.zeros((size, max_boxes, 4), np.float32),
+             "labels": np.zeros((size, max_boxes), np.int32),
+             "box_mask": np.zeros((size, max_boxes), bool),
+             "difficult": np.zeros((size, max_boxes), bool),
+             "image_size": np.zeros((size, 2), np.int32),
+             "scale": np.zeros(size, np.float32),
              "index": index.astype(np.int32), "mask": position < n}
     for j, i in enumerate(index):
       record = split.records[i]
