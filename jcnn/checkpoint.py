@@ -140,7 +140,11 @@ def restore_variables(workdir: str | pathlib.Path, target: dict,
 
 
 def all_steps(workdir: str | pathlib.Path) -> list[int]:
-  """Steps of the checkpoints in `workdir`, ascending; [] when there are none."""
+  """Steps of the finished checkpoints in `workdir`, ascending; [] when there are none.
+
+  Reads the folder without a manager: a manager's start is a barrier of all processes,
+  and this is asked by one process alone too (the primary, checking the run's config).
+  """
   if not checkpoint_dir(workdir).is_dir():
     return []
-  return sorted(make_manager(workdir, read_only=True).all_steps())
+  return sorted(ocp.utils.checkpoint_steps(checkpoint_dir(workdir)))

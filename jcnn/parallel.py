@@ -9,6 +9,8 @@ global array from the processes' parts; the order of the examples is that of a s
 process, so what a run sees does not depend on how many processes share it.
 """
 import hashlib
+import socket
+import time
 
 import jax
 import numpy as np
@@ -108,8 +110,7 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
     if num_processes < 1 or not 0 <= process_id < num_processes:
       raise ValueError(f"--process_id={process_id} is out of range for "
                        f"--num_processes={num_processes} (0 to {num_processes - 1})")
-    if ":" not in coordinator:
-      raise ValueError(f"--coordinator={coordinator!r} must be HOST:PORT")
+    _check_coordinator(coordinator, process_id == 0, timeout_s)
   elif not _cluster_detected():
     return False
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
@@ -122,6 +123,37 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
     raise ValueError(f"could not join the process group at {where} within {timeout_s} s "
                      f"({reason[:300]})") from None
   return True
+
+
+def _check_coordinator(coordinator: str, serves: bool, timeout_s: float) -> None:
+  """Raises ValueError unless process 0 can serve at `coordinator` (`serves`) or the
+  others can reach it within `timeout_s`.
+
+  JAX's client aborts the whole process when it cannot connect; this asks first, so
+  the answer is one readable line.
+  """
+  host, _, port = coordinator.rpartition(":")
+  if not port.isdigit():
+    raise ValueError(f"--coordinator={coordinator!r} must be HOST:PORT")
+  if serves:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+      try:
+        s.bind(("", int(port)))
+      except OSError as e:
+        raise ValueError(f"process 0 cannot serve the process group on port {port} "
+                         f"({e.strerror}); choose another --coordinator port") from None
+    return
+  deadline = time.monotonic() + timeout_s
+  while True:
+    try:
+      socket.create_connection((host.strip("[]"), int(port)), timeout=1).close()
+      return
+    except OSError as e:
+      if time.monotonic() >= deadline:
+        raise ValueError(f"could not reach the coordinator {coordinator} within "
+                         f"{timeout_s} s ({e.strerror or e}); is process 0 running "
+                         f"there?") from None
+      time.sleep(0.2)
 
 
 def _cluster_detected() -> bool:
