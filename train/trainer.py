@@ -9,7 +9,10 @@ and the evaluators; this loop adds what every run needs:
   `config.max_nonfinite_steps` of them in a row stop the run (`NonFiniteError`), and
   a diverged or non-finite state is never checkpointed;
 - preemption: SIGTERM or SIGINT saves a checkpoint at the current step, then raises
-  `Preempted`; running the same command again resumes there.
+  `Preempted`; running the same command again resumes there;
+- several processes (`jcnn.parallel.initialize`): the same loop on each, fed its rows
+  of every batch; they check they run the same config, stop at the same step, and
+  process 0 alone shows progress and writes the run's files (`jcnn.runs`).
 """
 import math
 import signal

@@ -45,6 +45,22 @@ def test_resume_at_start_batch_repeats_the_uninterrupted_epoch_bitwise(digits):
       assert a[key].tobytes() == b[key].tobytes()
 
 
+@pytest.mark.parametrize("train", [True, False])
+def test_a_process_rows_are_those_rows_of_the_whole_batch(digits, train):
+  # What each process of a multi-process run loads (jcnn.parallel.local_rows): the same
+  # examples, crops, flips and eval mask as the whole batch's rows.
+  kw = dict(train=train, seed=2, epoch=1, crop_padding=2 if train else 0, flip=train)
+  whole = list(data.batches(digits, 128, **kw))
+  for rows in (slice(0, 32), slice(32, 96), slice(96, 128)):
+    part = list(data.batches(digits, 128, rows=rows, **kw))
+    assert len(part) == len(whole)
+    for a, b in zip(whole, part):
+      for key in a:
+        assert a[key][rows].tobytes() == b[key].tobytes()
+  if not train:
+    assert part[-1]["mask"].sum() == 0  # 1,347 = 10 x 128 + 67: the last rows pad
+
+
 def test_eval_covers_every_example_once_in_one_shape(digits):
   out = list(data.batches(digits, 128, train=False))
   assert len(out) == 11 and {b["image"].shape for b in out} == {(128, 8, 8, 1)}

@@ -233,6 +233,10 @@ def test_train_batches_shuffle_per_epoch_and_resume_bitwise(digit_splits):
   assert all(b["mask"].all() for b in full)
   with pytest.raises(ValueError, match="training only"):
     next(det_data.batches(split, 6, train=False, flip=True, **_batch_kw()))
+  # A process of a multi-process run loads its rows: the same images, boxes and flips.
+  for a, b in zip(full, det_data.batches(split, 6, rows=slice(2, 4), **kw)):
+    for key in a:
+      assert a[key][2:4].tobytes() == b[key].tobytes()
 
 
 def test_flip_mirrors_the_image_and_its_boxes():

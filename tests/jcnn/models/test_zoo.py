@@ -18,6 +18,7 @@ from jcnn.tasks import classification
 SLOW = {"resnet110", "plain110", "resnet152", "resnet101", "resnet50", "resnet34", "plain34",
         "resnet44", "resnet56", "plain44", "plain56", "inception_v4", "inception_resnet_v2",
         "inception_v3",  # test_inception checks its towers and aux head; googlenet trains aux
+        "inception_v2",  # test_inception checks its modules; googlenet trains the same blocks
         "vgg19", "vgg19_bn", "vgg16_bn", "vgg13_bn", "vgg13", "vgg16", "vgg16_c", "vgg16_c_bn",
         "vgg11_bn", "vgg11_lrn", "vgg11_lrn_bn"}  # test_classic_models covers their layers
 # Not run at all: 600 blocks of untrained BatchNorm overflow float32 in eval mode (as in
