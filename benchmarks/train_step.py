@@ -2,6 +2,10 @@
 
     python benchmarks/train_step.py --model resnet20 --batch 128 --mode train
     python benchmarks/train_step.py --model lenet5 --batch 128 --mode eval --seconds 10
+    python benchmarks/train_step.py --model resnet20 --devices 2      # 2 CPU devices
+    # one of 2 processes, 1 device each (jax.distributed; run the other with id 1):
+    python benchmarks/train_step.py --model resnet20 --coordinator 127.0.0.1:1234 \
+        --num-processes 2 --process-id 0
 
 Prints one JSON line: model, mode, batch, dtype, img_per_s (batch / median step time),
 step_ms (median), compile_s, steps, peak_rss_mb, device. The train step is the real one
@@ -10,9 +14,13 @@ baseline in ../shared/baselines/torch_cnn_speed.py), with the state donated, and
 same process settings (jcnn.runtime: XLA:CPU flags for the CIFAR ResNets, where they
 were measured faster, as their train configs' `xla_cpu_flags`; JCNN_XLA_CPU_FLAGS=1 / 0
 forces them). --dtype bfloat16 computes in bfloat16 with float32 parameters (jcnn.precision).
+The step runs data parallel over every device of every process, as `python -m train`
+does; --batch is the global batch, and each process feeds its rows of it. Only process 0
+prints.
 """
 import argparse
 import json
+import os
 import pathlib
 import resource
 import statistics
@@ -25,7 +33,9 @@ from jcnn import runtime  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 import optax  # noqa: E402
+from jax.experimental import multihost_utils  # noqa: E402
 
 from jcnn import evaluators, models, parallel, precision, tasks  # noqa: E402
 from jcnn import state as state_lib  # noqa: E402
@@ -51,6 +61,11 @@ def _parse(argv):
   p.add_argument("--seconds", type=float, default=20.0, help="time spent measuring")
   p.add_argument("--input-size", type=int, default=None,
                  help="square input size (default: the model's)")
+  p.add_argument("--devices", type=int, default=1,
+                 help="CPU devices of this process (XLA's host device count)")
+  p.add_argument("--coordinator", default=None, help="HOST:PORT of process 0's coordinator")
+  p.add_argument("--num-processes", type=int, default=None)
+  p.add_argument("--process-id", type=int, default=None)
   p.add_argument("--flops", action="store_true",
                  help="also report model TFLOP/s: 2 x forward MACs per image (x3 when "
                       "training: backward is twice the forward), from jcnn.analysis")
@@ -61,18 +76,22 @@ def main(argv=None):
   args = _parse(argv)
   # Before anything compiles, as in `python -m train`; no cache, so compile_s is honest.
   info = models.info(args.model)
+  if args.devices > 1:
+    runtime.add_xla_flags([f"--xla_force_host_platform_device_count={args.devices}"])
   runtime.configure(cpu_flags=cifar_resnet(args.model), compile_cache=None)
+  parallel.initialize(args.coordinator, args.num_processes, args.process_id)
   h, w, c = info.input_shape
   if args.input_size:
     h = w = args.input_size
   model = models.create(args.model, num_classes=10)
-  mesh = parallel.make_mesh(1)
+  mesh = parallel.make_mesh()
   apply = precision.apply_in(args.dtype, model.apply)
   key = jax.random.PRNGKey(0)
+  rows = parallel.local_rows(mesh, args.batch)
   batch = parallel.put_batch({
-      "image": jax.random.normal(key, (args.batch, h, w, c)),
-      "label": jnp.arange(args.batch) % 10,
-      "mask": jnp.ones(args.batch)}, mesh)
+      "image": jax.random.normal(key, (args.batch, h, w, c))[rows],
+      "label": (jnp.arange(args.batch) % 10)[rows],
+      "mask": jnp.ones(args.batch)[rows]}, mesh)
   tx = optax.sgd(0.01, momentum=0.9)
   state = jax.device_put(
       state_lib.create(model, tx, rng=key, input_shape=(h, w, c), apply_fn=apply),
@@ -104,11 +123,17 @@ def main(argv=None):
       jax.block_until_ready(compiled(variables, batch))
       return state
 
-  for _ in range(3):  # warm up: allocator, thread pools
+  warm = []
+  for _ in range(4):  # warm up: allocator, thread pools
+    t0 = time.perf_counter()
     state = run_once(state)
+    warm.append(time.perf_counter() - t0)
   times = []
-  deadline = time.perf_counter() + args.seconds
-  while time.perf_counter() < deadline or len(times) < 5:
+  # Every process must run the same number of steps (each one is a collective): as
+  # many as process 0's fastest warm-up step says fit in --seconds.
+  steps = max(5, int(args.seconds / min(warm)))
+  steps = int(multihost_utils.broadcast_one_to_all(np.int32(steps)))
+  for _ in range(steps):
     t0 = time.perf_counter()
     state = run_once(state)
     times.append(time.perf_counter() - t0)
@@ -117,8 +142,12 @@ def main(argv=None):
   if args.flops:
     flops = 2 * _forward_macs(model, (h, w, c)) * (3 if args.mode == "train" else 1)
     extra["model_tflop_per_s"] = round(flops * args.batch / median / 1e12, 3)
+  if not parallel.is_primary():
+    return
   print(json.dumps({
       "framework": "jcnn", "model": args.model, "mode": args.mode, "batch": args.batch,
+      "processes": jax.process_count(), "devices": jax.device_count(),
+      "omp_threads": os.environ.get("OMP_NUM_THREADS"),
       "dtype": args.dtype, "img_per_s": round(args.batch / median, 1),
       "step_ms": round(1000 * median, 3), "compile_s": round(compile_s, 2),
       "steps": len(times),

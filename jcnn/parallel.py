@@ -8,6 +8,7 @@ loads only its rows of every global batch (`local_rows`) and `put_batch` assembl
 global array from the processes' parts; the order of the examples is that of a single
 process, so what a run sees does not depend on how many processes share it.
 """
+import functools
 import hashlib
 import socket
 import time
@@ -49,6 +50,19 @@ def replicated(mesh: Mesh) -> NamedSharding:
 def batch_sharded(mesh: Mesh) -> NamedSharding:
   """Sharding that splits the leading (batch) axis over the mesh."""
   return NamedSharding(mesh, P(DATA_AXIS))
+
+
+def traced_on(mesh: Mesh, fn):
+  """`fn`, traced with `mesh` as the context mesh, for `jax.jit` with this mesh's shardings.
+
+  What `jcnn.kernels` reads to run oneDNN's convolutions once per device of a CPU mesh
+  (a `shard_map` over the batch) instead of handing XLA a custom call it would gather.
+  """
+  @functools.wraps(fn)
+  def on_mesh(*args, **kwargs):
+    with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):
+      return fn(*args, **kwargs)
+  return on_mesh
 
 
 def check_batch_size(batch_size: int, mesh: Mesh) -> None:

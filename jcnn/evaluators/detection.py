@@ -41,10 +41,10 @@ class DetectionEvaluator:
     self._mesh = mesh
     # The batch's own fields come back with the detections, gathered like them: with
     # several processes each loads only its rows, and every process gets all of them.
-    self._apply = jax.jit(
-        lambda variables, batch: (apply_fn(variables, batch["image"], batch["image_size"],
-                                           train=False),
-                                  {k: batch[k] for k in _PASSED}),
+    self._apply = jax.jit(parallel.traced_on(
+        mesh, lambda variables, batch: (apply_fn(variables, batch["image"],
+                                                 batch["image_size"], train=False),
+                                        {k: batch[k] for k in _PASSED})),
         in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
         out_shardings=parallel.replicated(mesh))
 

@@ -11,7 +11,7 @@ from jcnn import parallel
 
 def jit_sums(sums_step: Callable, mesh: Mesh) -> Callable:
   """Compiles `sums_step(variables, batch) -> sums` over the mesh: batch split."""
-  return jax.jit(sums_step,
+  return jax.jit(parallel.traced_on(mesh, sums_step),
                  in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
                  out_shardings=parallel.replicated(mesh))
 

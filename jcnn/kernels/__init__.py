@@ -8,13 +8,18 @@ here. Three implementations, each forward and backward, equal to 1e-5:
   "onednn"  oneDNN's kernels through XLA FFI calls (`onednn`), float32 on the CPU.
   "banded"  a convolution as one matrix product per kernel row (`banded`).
 
-"auto", the default, takes what was measured fastest (benchmarks/README.md): on a
-single CPU device every float32 groups-1 convolution runs through oneDNN, except a
-kernel covering its whole padded width (a dense layer), which runs banded; where oneDNN
-cannot run or would not pay (bfloat16, no compiler, several devices) the band takes the
-thin stride-1 layers it beats XLA on; batch norm in float32 training on a single CPU
-device without `axis_name` runs through oneDNN. Everything else, and every other
+"auto", the default, takes what was measured fastest (benchmarks/README.md): on the
+CPU every float32 groups-1 convolution runs through oneDNN, except a kernel covering its
+whole padded width (a dense layer), which runs banded; where oneDNN cannot run or would
+not pay (bfloat16, no compiler, several devices and no mesh to split over) the band
+takes the thin stride-1 layers it beats XLA on; batch norm in float32 training on a
+single device without `axis_name` runs through oneDNN. Everything else, and every other
 backend, runs XLA's ops.
+
+On a mesh of several CPU devices, oneDNN runs once per device: a step traced under
+`jcnn.parallel.traced_on(mesh)` (as the trainer's and evaluators' are) has its
+convolutions wrapped in a `shard_map` over the batch, so XLA never gathers a custom
+call's operands. Batch norm there stays XLA's, whose statistics are the global batch's.
 
 The one override, for analyses, tests and benchmarks:
 
@@ -34,9 +39,11 @@ import os
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec as P
 
 from jcnn.kernels import banded, onednn, xla
 from jcnn.nn.padding import Pads
+from jcnn.parallel import DATA_AXIS
 
 NAMES = ("auto", "xla", "onednn", "banded")
 _ENV = "JCNN_KERNELS"
@@ -82,12 +89,47 @@ def _onednn_problem(*dtypes) -> str | None:
   return None if onednn.available() else onednn.unavailable_reason()
 
 
-def _onednn_pays(*dtypes) -> bool:
-  """Where oneDNN can run, on a single device: measured faster there on every layer.
+def devices_per_call() -> int | None:
+  """Over how many devices an op traced here is split: None when that is unknown.
 
-  On a mesh of several devices XLA would gather a custom call's operands onto each.
+  1 on a single device or inside a `shard_map` (every mesh axis manual); the size of
+  the data axis under a context mesh of that one axis (`jcnn.parallel.traced_on`);
+  None with several devices and no such mesh, where XLA may place the op anywhere.
   """
-  return jax.device_count() == 1 and _onednn_problem(*dtypes) is None
+  mesh = jax.sharding.get_abstract_mesh()
+  if not mesh.empty:
+    if set(mesh.manual_axes) == set(mesh.axis_names):
+      return 1
+    if mesh.axis_names == (DATA_AXIS,):
+      return mesh.shape[DATA_AXIS]
+  return 1 if jax.device_count() == 1 else None
+
+
+def _onednn_pays(batch: int | None, *dtypes) -> bool:
+  """Where oneDNN can run once per device: measured faster there on every layer.
+
+  `batch` None: an op with no batch to split (batch norm), which must be on one device.
+  """
+  split = devices_per_call()
+  runs_per_device = split == 1 or (batch is not None and split and batch % split == 0)
+  return bool(runs_per_device) and _onednn_problem(*dtypes) is None
+
+
+def _per_device(fn, x: jax.Array, *replicated: jax.Array) -> jax.Array:
+  """`fn(x, *replicated)`, with x's batch split over the context mesh (`shard_map`).
+
+  check_vma off: the custom VJPs' cotangents carry no varying-axis types; shard_map
+  then sums the replicated operands' cotangents over the devices itself.
+  """
+  split = devices_per_call()
+  if split in (1, None):
+    return fn(x, *replicated)
+  if x.shape[0] % split:
+    raise ValueError(f"the onednn kernel splits the batch over {split} devices; "
+                     f"batch {x.shape[0]} does not divide")
+  specs = (P(DATA_AXIS),) + (P(),) * len(replicated)
+  return jax.shard_map(fn, mesh=jax.sharding.get_abstract_mesh(), in_specs=specs,
+                       out_specs=P(DATA_AXIS), check_vma=False)(x, *replicated)
 
 
 def _band_pays(x_shape, kernel_shape, stride, pads, dilation, against_onednn: bool) -> bool:
@@ -124,7 +166,7 @@ def conv_implementation(x, kernel, stride: tuple[int, int], pads: Pads,
   if name == "auto":
     if groups != 1 or jax.default_backend() != "cpu":
       return "xla"
-    with_onednn = _onednn_pays(x.dtype, kernel.dtype)
+    with_onednn = _onednn_pays(x.shape[0], x.dtype, kernel.dtype)
     if _band_pays(x.shape, kernel.shape, stride, pads, dilation, with_onednn):
       return "banded"
     return "onednn" if with_onednn else "xla"
@@ -141,7 +183,7 @@ def conv(x: jax.Array, kernel: jax.Array, stride: tuple[int, int], pads: Pads,
   """`lax.conv_general_dilated` (NHWC, HWIO, explicit pads) by `conv_implementation`."""
   name = conv_implementation(x, kernel, stride, pads, dilation, groups)
   if name == "onednn":
-    return onednn.conv(x, kernel, stride, pads, dilation)
+    return _per_device(lambda x, k: onednn.conv(x, k, stride, pads, dilation), x, kernel)
   if name == "banded":
     return banded.conv(x, kernel, stride, pads, dilation)
   return xla.conv(x, kernel, stride, pads, dilation, groups)
@@ -156,11 +198,15 @@ def batch_norm_implementation(x, scale, bias, axis_name: str | None) -> str:
   name = requested()
   dtypes = (x.dtype, scale.dtype, bias.dtype)
   if name == "auto":
-    return "onednn" if axis_name is None and _onednn_pays(*dtypes) else "xla"
+    return "onednn" if axis_name is None and _onednn_pays(None, *dtypes) else "xla"
   if name != "onednn":
     return "xla"
-  problem = (f"it cannot average statistics across devices (axis_name={axis_name!r})"
-             if axis_name is not None else _onednn_problem(*dtypes))
+  if axis_name is not None:
+    problem = f"it cannot average statistics across devices (axis_name={axis_name!r})"
+  elif devices_per_call() not in (1, None):
+    problem = "it cannot average statistics across the context mesh's devices"
+  else:
+    problem = _onednn_problem(*dtypes)
   if problem:
     raise ValueError(f"the onednn kernel cannot run this batch norm: {problem}")
   return name

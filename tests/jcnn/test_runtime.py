@@ -149,3 +149,15 @@ def test_freed_memory_is_reused_without_page_faults():
   # 300 MB is 76,800 pages of 4 KiB: faulted in again each time unless the memory is kept.
   assert int(faults["0"]) > 70_000
   assert int(faults["1"]) < 5_000
+
+
+def test_each_cpu_device_gets_its_share_of_the_cores(monkeypatch):
+  monkeypatch.setattr(runtime.os, "cpu_count", lambda: 8)
+  env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+  assert runtime.share_threads_between_devices(env) == 2 and env["OMP_NUM_THREADS"] == "2"
+  env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4", "OMP_NUM_THREADS": "3"}
+  assert runtime.share_threads_between_devices(env) is None and env["OMP_NUM_THREADS"] == "3"
+  env = {"XLA_FLAGS": "--xla_cpu_use_thunk_runtime=true"}
+  assert runtime.share_threads_between_devices(env) is None and "OMP_NUM_THREADS" not in env
+  env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=16"}
+  assert runtime.share_threads_between_devices(env) == 1

@@ -138,7 +138,7 @@ def test_auto_falls_back_where_onednn_cannot_run(monkeypatch):
 
 
 @needs_onednn
-def test_auto_keeps_onednn_off_a_mesh_of_several_devices(monkeypatch):
+def test_auto_keeps_onednn_off_several_devices_without_a_mesh(monkeypatch):
   """XLA would gather a custom call's operands onto every device; the band has no calls."""
   monkeypatch.delenv("JCNN_KERNELS", raising=False)
   scale = X[0, 0, 0]
@@ -150,3 +150,23 @@ def test_auto_keeps_onednn_off_a_mesh_of_several_devices(monkeypatch):
   assert kernels.conv_implementation(*RESNET, *SAME_3X3) == "xla"
   assert kernels.conv_implementation(X, K, *SAME_3X3) == "banded"
   assert kernels.batch_norm_implementation(X, scale, scale, None) == "xla"
+
+
+@needs_onednn
+def test_auto_runs_onednn_per_device_of_a_context_mesh(monkeypatch):
+  """Under a 2-device data mesh: convolutions whose batch splits run oneDNN (shard_map),
+  the rest fall back as without oneDNN; batch norm keeps XLA's global statistics."""
+  monkeypatch.delenv("JCNN_KERNELS", raising=False)
+  monkeypatch.setattr(kernels.jax, "device_count", lambda: 2)
+  scale = X[0, 0, 0]
+  odd = jax.ShapeDtypeStruct((127, 8, 8, 64), jnp.float32), RESNET[1]
+  with jax.sharding.use_abstract_mesh(jax.sharding.AbstractMesh((2,), ("data",))):
+    assert kernels.devices_per_call() == 2
+    assert kernels.conv_implementation(*RESNET, *SAME_3X3) == "onednn"
+    assert kernels.conv_implementation(X, K, *SAME_3X3) == "onednn"  # batch 2 splits
+    assert kernels.conv_implementation(*odd, *SAME_3X3) == "xla"
+    assert kernels.batch_norm_implementation(X, scale, scale, None) == "xla"
+    with kernels.use("onednn"), pytest.raises(ValueError, match="across the context mesh"):
+      kernels.batch_norm_implementation(X, scale, scale, None)
+  with jax.sharding.use_abstract_mesh(jax.sharding.AbstractMesh((1,), ("data",))):
+    assert kernels.batch_norm_implementation(X, scale, scale, None) == "onednn"

@@ -235,3 +235,35 @@ def test_without_a_compiler_xla_keeps_the_work(tmp_path):
     assert "XLA's own convolutions and batch norm" in result.stderr
   result = _python(code, JCNN_KERNELS="xla")
   assert result.stdout.strip() == "False" and "XLA's own" not in result.stderr
+
+
+_TWO_DEVICE_STEP = """
+import jax, jax.numpy as jnp, re
+from jcnn import kernels, nn, parallel
+mesh = parallel.make_mesh()
+x = jax.random.normal(jax.random.key(0), (8, 10, 10, 16))
+k = jax.random.normal(jax.random.key(1), (3, 3, 16, 32)) * 0.1
+loss = lambda x, k: jnp.sum(nn.conv2d(x, k, stride=2) ** 2)
+step = jax.value_and_grad(loss, argnums=(0, 1))
+run = jax.jit(parallel.traced_on(mesh, step),
+              in_shardings=(parallel.batch_sharded(mesh), parallel.replicated(mesh)))
+hlo = run.lower(x, k).as_text()
+print(sorted(set(re.findall(r"JcnnConv\\w+", hlo))), "all-gather" in hlo)
+with kernels.use("xla"):
+  want = step(x, k)
+got = run(x, k)
+print(max(float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
+          for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want))))
+"""
+
+
+@needs_onednn
+def test_on_two_devices_each_runs_onednn_on_its_rows_equal_to_xla():
+  """traced_on's mesh: the three calls, run per device (no gather), value and both
+  gradients (the kernel's summed over the devices) equal XLA's on the whole batch."""
+  result = _python(_TWO_DEVICE_STEP, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+                   OMP_NUM_THREADS="1")
+  assert result.returncode == 0, result.stderr
+  targets, worst = result.stdout.splitlines()
+  assert targets == "['JcnnConvForward', 'JcnnConvInputGrad', 'JcnnConvKernelGrad'] False"
+  assert float(worst) < 1e-5
