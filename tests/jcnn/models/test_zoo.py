@@ -20,7 +20,10 @@ SLOW = {"resnet110", "plain110", "resnet152", "resnet101", "resnet50", "resnet34
         "inception_v3",  # test_inception checks its towers and aux head; googlenet trains aux
         "inception_v2",  # test_inception checks its modules; googlenet trains the same blocks
         "vgg19", "vgg19_bn", "vgg16_bn", "vgg13_bn", "vgg13", "vgg16", "vgg16_c", "vgg16_c_bn",
-        "vgg11_bn", "vgg11_lrn", "vgg11_lrn_bn"}  # test_classic_models covers their layers
+        "vgg11_bn", "vgg11_lrn", "vgg11_lrn_bn",  # test_classic_models covers their layers
+        "resnet32", "plain32",  # resnet20 and plain20: the same stages, fewer blocks
+        "plain18",  # resnet18 trains its stem and stages, plain20 the shortcut-free blocks
+        "nin"}  # nin_cifar trains the same NIN class at 32x32
 # Not run at all: 600 blocks of untrained BatchNorm overflow float32 in eval mode (as in
 # PyTorch) and its train step takes over 10 minutes to compile on a CPU; resnet110 runs
 # the same code, and test_parameter_count_matches_reference still checks it.
