@@ -14,15 +14,21 @@ Examples:
   python -m eval probe --workdir runs/small_vgg_mnist --dataset digits     # transfer
 
 Opens runs read-only (jcnn.runs.Run.open): never locks or writes the workdir.
+`evaluate` and `detect` also run on several processes, as `python -m train` does
+(--coordinator, --num_processes, --process_id): each process loads its rows of every
+batch, and process 0 prints.
 """
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
 from eval import commands
 
 DEFAULT_COMMAND = "evaluate"
+# The commands that score a whole split on the device mesh: what several processes share.
+GROUP_COMMANDS = ("evaluate", "detect")
 
 
 def _commands() -> dict:
@@ -40,7 +46,35 @@ def _parser(modules: dict) -> argparse.ArgumentParser:
     sub = subparsers.add_parser(name, help=summary, description=module.__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     module.add_arguments(sub)
+    if name in GROUP_COMMANDS:
+      _add_group_arguments(sub)
   return parser
+
+
+def _add_group_arguments(parser) -> None:
+  group = parser.add_argument_group("several processes (jax.distributed, as python -m train)")
+  group.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                     help="process 0's address; give --num_processes and --process_id too. "
+                          "Without it, a SLURM, Open MPI, Kubernetes or Cloud TPU cluster "
+                          "is detected from the environment")
+  group.add_argument("--num_processes", type=int, default=None, help="processes in the group")
+  group.add_argument("--process_id", type=int, default=None,
+                     help="this process's rank, 0 to num_processes - 1; process 0 prints")
+  group.add_argument("--join_timeout", type=int, default=120,
+                     help="seconds to wait for the coordinator and the others (default 120)")
+
+
+def _join_group(args) -> None:
+  """Joins the process group the flags (or the cluster) describe; only process 0 prints."""
+  from jcnn import parallel
+  if not parallel.initialize(args.coordinator, args.num_processes, args.process_id,
+                             args.join_timeout):
+    return
+  if getattr(args, "watch", False):
+    raise ValueError("--watch polls on one process; several processes would see new "
+                     "checkpoints at different times")
+  if not parallel.is_primary():
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the process's life)
 
 
 def main(argv: list[str]) -> int:
@@ -52,6 +86,8 @@ def main(argv: list[str]) -> int:
   runtime.quiet()
   runtime.configure()
   try:
+    if args.command in GROUP_COMMANDS:
+      _join_group(args)
     modules[args.command].run(args)
   except (ValueError, OSError, checkpoint.CheckpointError) as e:
     print(f"error: {e}", file=sys.stderr)

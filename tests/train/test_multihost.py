@@ -42,9 +42,9 @@ def _env(devices: int) -> dict:
 
 
 @contextlib.contextmanager
-def _processes(commands: list[list[str]], devices: int):
-  """Starts `python -m train` with each argument list; kills all that remain at exit."""
-  procs = [subprocess.Popen([sys.executable, "-m", "train", *args], cwd=REPO,
+def _processes(commands: list[list[str]], devices: int, program: str = "train"):
+  """Starts `python -m <program>` with each argument list; kills all that remain at exit."""
+  procs = [subprocess.Popen([sys.executable, "-m", program, *args], cwd=REPO,
                             env=_env(devices), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True) for args in commands]
   try:
@@ -135,6 +135,24 @@ def test_evaluation_of_an_uneven_split_equals_one_process(one_process, two_proce
     for key in ("top1", "top5"):
       assert b[key] == a[key]  # counts of the same examples: exactly equal
     assert b["loss"] == pytest.approx(a["loss"], abs=1e-6)
+
+
+def test_python_m_eval_on_two_processes_equals_the_runs_own_evaluation(two_processes):
+  """`eval evaluate` on 2 processes x 2 devices, the uneven split: the numbers the run
+  logged at its last step, printed once."""
+  workdir, _ = two_processes
+  port = _free_port()
+  commands = [["evaluate", f"--workdir={workdir}", "--json", f"--coordinator=127.0.0.1:{port}",
+               "--num_processes=2", f"--process_id={i}"] for i in range(2)]
+  with _processes(commands, devices=2, program="eval") as procs:
+    (status0, out0, err0), (status1, out1, err1) = _finish(procs)
+  assert status0 == status1 == 0, err0[-3000:] + err1[-3000:]
+  got = json.loads(out0.strip().splitlines()[-1])
+  want = _records(workdir, "eval")[-1]
+  assert got["step"] == want["step"] == 20 and got["num_examples"] == 450
+  assert got["top1"] == want["top1"] and got["top5"] == want["top5"]
+  assert got["loss"] == pytest.approx(want["loss"], abs=1e-6)
+  assert "{" not in out1
 
 
 def test_a_killed_group_restarted_ends_equal_to_an_uninterrupted_one(two_processes,
