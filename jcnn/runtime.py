@@ -1,4 +1,5 @@
-"""Process-wide settings the programs apply at start: XLA:CPU flags, compile cache, malloc.
+"""Process-wide settings the programs apply at start: XLA:CPU flags, compile cache, malloc,
+and the OpenMP threads of each CPU device.
 
 All must be set before JAX compiles anything (the flags and the allocator before its
 backends start their threads), so `python -m train`, `python -m eval` and the

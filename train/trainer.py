@@ -73,7 +73,8 @@ def new_guard(mesh) -> dict:
 def jit_train_step(step, mesh):
   """Compiles the guarded step over the mesh: state replicated and donated, batch split."""
   replicated = parallel.replicated(mesh)
-  return jax.jit(parallel.traced_on(mesh, step), in_shardings=(replicated, parallel.batch_sharded(mesh), replicated),
+  return jax.jit(parallel.traced_on(mesh, step),
+                 in_shardings=(replicated, parallel.batch_sharded(mesh), replicated),
                  out_shardings=(replicated, replicated, replicated), donate_argnums=(0,))
 
 
