@@ -13,6 +13,7 @@ SHORT = {
     "receptive_fields.ipynb": 'ERF_SAMPLES = 2\nCOST_MODELS = ["alexnet_1tower", "resnet18"]',
     "detection_basics.ipynb": 'STRATEGY = "fast"\nMAX_SIDE = 300',
     "faster_rcnn.ipynb": 'NUM_EPOCHS = 1\nNUM_TRAIN = 64\nWORKDIR = "{tmp}/frcnn"',
+    "ablation_studies.ipynb": 'NUM_EPOCHS = 1\nWORKDIR = "{tmp}/study"',
     "zfnet_visualisation.ipynb": 'NUM_EPOCHS = 2\nUSE_CIFAR10 = False\nWORKDIR = "{tmp}/zf"',
 }
 

@@ -229,10 +229,10 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
         counted = guard if checkpointing else previous_guard
         previous_guard = guard
         if counted is not None:
-          _check_nonfinite(counted, step, config, run, log, step_metrics, guard)
+          _check_nonfinite(counted, step, config, run, log, guard)
         logging_step = step % config.log_every_steps == 0 or step == total_steps
         if logging_step:
-          log.train(step, step_metrics, guard)
+          log.train(step, guard)
         if checkpointing:
           results = evaluate(step)
           checkpoint(step, results)
@@ -257,8 +257,16 @@ def _initialised(state, init_params, mesh):
   return state.replace(params=params, ema_params=ema)
 
 
+INSTANT_METRICS = ("learning_rate",)  # logged as at the record's step, not averaged
+_add = jax.jit(lambda a, b: jax.tree.map(jnp.add, a, b))  # one dispatch per step
+
+
 class _TrainLog:
-  """The train records: metrics, images per second of the window, steps skipped."""
+  """The train records: metrics averaged over the window's steps (one batch's are too
+  noisy to read a training error from), images per second, steps skipped.
+
+  A window ends at each train record and each checkpoint, so a run resumed from a
+  checkpoint logs what an uninterrupted one does."""
 
   def __init__(self, run: runs.Run, bar: tqdm.tqdm, batch_size: int, progress: tuple):
     self._run, self._bar, self._batch_size, self._progress = run, bar, batch_size, progress
@@ -267,19 +275,23 @@ class _TrainLog:
 
   def restart_window(self) -> None:
     self._start, self._steps = time.perf_counter(), 0
+    self._sums, self._summed = None, 0
 
   def stepped(self, step: int, first: bool, compile_timer, metrics) -> None:
     """Counts a step; the first of a process compiles (or loads from the cache)."""
+    self._sums = metrics if self._sums is None else _add(self._sums, metrics)
+    self._summed, self._last = self._summed + 1, metrics
     if not first:
       self._steps += 1
       return
     jax.block_until_ready(metrics)
     self._run.log(step, "compile", {"first_step_s": time.perf_counter() - self._start,
                                     "compile_s": compile_timer.seconds})
-    self.restart_window()
+    self._start = time.perf_counter()  # the window's speed leaves the compile out
 
-  def train(self, step: int, metrics, guard) -> None:
-    values = {k: float(v) for k, v in jax.device_get(metrics).items()}
+  def train(self, step: int, guard) -> None:
+    values = {k: float(v) / self._summed for k, v in jax.device_get(self._sums).items()}
+    values.update({k: float(self._last[k]) for k in INSTANT_METRICS if k in self._last})
     skipped = int(guard["skipped"])
     values["skipped_steps"] = skipped - self._skipped
     self._skipped = skipped
@@ -291,15 +303,15 @@ class _TrainLog:
 
 
 def _check_nonfinite(counted, step: int, config: ml_collections.ConfigDict, run: runs.Run,
-                     log: _TrainLog, metrics, guard) -> None:
+                     log: _TrainLog, guard) -> None:
   """Raises NonFiniteError once `counted` has max_nonfinite_steps in a row.
 
-  Before raising it logs the train record of `step` (metrics, `guard`): the steps
-  skipped since the last record.
+  Before raising it logs the train record of `step` (the window's metrics, `guard`):
+  the steps skipped since the last record.
   """
   consecutive = int(counted["consecutive"])
   if consecutive >= config.max_nonfinite_steps:
-    log.train(step, metrics, guard)
+    log.train(step, guard)
     kept = run.steps()
     last = f"the last checkpoint, step {kept[-1]}, is kept" if kept else "no checkpoint was saved"
     raise NonFiniteError(

@@ -90,3 +90,36 @@ def test_workdir_of_another_run_is_not_overwritten(tiny_run, tmp_path):
   with pytest.raises(ValueError, match="holds a run with model='lenet5', not 'lenet_tf'"):
     trainer.train_and_evaluate(tiny_config(model="lenet_tf", resize=28), str(copy))
   assert checkpoint.all_steps(copy) == [21, 42]
+
+
+def test_train_records_average_the_window_and_keep_the_current_rate():
+  import jax.numpy as jnp
+  import tqdm
+
+  class Log:
+    records = []
+
+    def log(self, step, split, values):
+      self.records.append((step, split, values))
+
+  run, bar = Log(), tqdm.tqdm(disable=True)
+  log = trainer._TrainLog(run, bar, batch_size=32, progress=("loss",))
+  guard = {"skipped": jnp.asarray(0)}
+  steps = [{"loss": 4.0, "top1": 0.25, "learning_rate": 0.1},
+           {"loss": 2.0, "top1": 0.5, "learning_rate": 0.2},
+           {"loss": 0.0, "top1": 0.75, "learning_rate": 0.3}]
+  for step, values in enumerate(steps, start=1):
+    log.stepped(step, step == 1, None if step > 1 else _NoTimer(),
+                {k: jnp.asarray(v) for k, v in values.items()})
+  log.train(3, guard)
+  step, split, values = run.records[-1]
+  assert (step, split) == (3, "train")
+  assert values["loss"] == pytest.approx(2.0) and values["top1"] == pytest.approx(0.5)
+  assert values["learning_rate"] == pytest.approx(0.3)
+  log.stepped(4, False, None, {k: jnp.asarray(v) for k, v in steps[0].items()})
+  log.train(4, guard)  # a new window: only step 4
+  assert run.records[-1][2]["loss"] == pytest.approx(4.0)
+
+
+class _NoTimer:
+  seconds = 0.0
