@@ -10,7 +10,18 @@ classic TensorFlow MNIST net (3.3 M parameters, one dropout before its last laye
 trained on 1,347 digits without augmentation, fits them either way; with dropout 0.5
 its generalisation gap is smaller and its test top-1 no lower.
 
-MEASURED
+Measured (2026-12-02, 2-core CPU, 1 min 40 s for the 6 runs; `python -m eval study`):
+
+| variant | test top-1 % | best top-1 % | train top-1 % | test loss | Δ top-1 vs none (95 % CI) |
+|---|---|---|---|---|---|
+| dropout | 99.04 ± 0.34 (3) | 99.56 ± 0.22 (3) | 100.00 ± 0.00 (3) | 0.0185 ± 0.0043 | +0.00 [-0.74, +0.74] |
+| none | 99.04 ± 0.13 (3) | 99.11 ± 0.22 (3) | 100.00 ± 0.00 (3) | 0.0226 ± 0.0007 | baseline |
+
+Verdict: does not hold in top-1 at this scale: both fit the training set and end equal
+(99.04 %); dropout's trace is an 18 % lower test loss and a higher best checkpoint
+(+0.45 points), within the noise of 3 seeds. The 450 test digits leave too little error
+to cut: the claim needs a net that overfits a larger test set (AlexNet's fc6/fc7 on
+CIFAR-10, the GPU variant below).
 
 Setup: `lenet_tf` on scikit-learn's digits resized to 28×28, no augmentation, Adam 1e-3
 with cosine decay, batch 32, 20 epochs; dropout_rate 0.5 against 0.0; seeds 0, 1, 2.

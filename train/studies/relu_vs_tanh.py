@@ -8,7 +8,20 @@ faster than the same net with tanh units (Krizhevsky et al. 2012, Fig. 1: 5 agai
 ~35 epochs). Expected here: LeNet-5 with ReLUs reaches 95 % test top-1 in several times
 fewer steps than LeNet-5 with tanh, the rest of the recipe equal.
 
-MEASURED
+Measured (2026-12-02, 2-core CPU, 28 s for the 6 runs; `python -m eval study --target 0.95`,
+train top-1 averaged over the last 20 steps):
+
+| variant | test top-1 % | train top-1 % | steps to 95 % test top-1 | Δ vs tanh (95 % CI) |
+|---|---|---|---|---|
+| relu | 97.78 ± 1.82 (3) | 97.14 ± 0.50 (3) | 140 ± 44 (3) | -0.44 [-4.41, +3.52] |
+| tanh | 98.22 ± 0.67 (3) | 97.45 ± 0.65 (3) | 112 ± 12 (3) | baseline |
+
+(To 90 %: 84 ± 21 against 56 ± 12 steps.)
+
+Verdict: does not hold at this scale. LeNet-5's five layers on 1,347 digits do not
+saturate tanh units: tanh gets there first and ends as high. AlexNet's 6× is a property of
+deeper nets on harder data (its Fig. 1: a four-layer CNN on CIFAR-10, 50,000 images);
+measuring it needs an activation switch on a CIFAR-10-sized zoo model.
 
 Setup: the default job's LeNet-5 and data (scikit-learn's 1,347 training digits, ±2 px
 crops), trained as AlexNet was: SGD with momentum 0.9 at a constant rate 0.01, batch 32,
