@@ -69,11 +69,8 @@ class _Table:
   """Evaluates (name, apply, variables) rows on one split, one compile per apply."""
 
   def __init__(self, run, restored, split: str):
-    self._config, self._info, self._mesh = run.config, run.dataset_info, restored.mesh
-    data = classification.load_split(run.config, split)
-    if data.images.shape[1:] != tuple(self._info["image_shape"]):
-      raise ValueError(f"split {split!r} has images {data.images.shape[1:]}, the model was "
-                       f"trained on {tuple(self._info['image_shape'])}")
+    self._info, self._mesh = run.dataset_info, restored.mesh
+    data = classification.load_eval_split(run.config, self._info, split)
     self._batches = lambda: classification.batches(run.config, data, self._info,
                                                    train=False, mesh=self._mesh)
     self.first_images = next(iter(self._batches()))["image"]
@@ -123,7 +120,7 @@ def _dropout(table, restored, samples: int, seed: int) -> None:
   one = ablation.dropout_on(restored.apply, key)
   x = table.first_images
   intact = jax.jit(lambda v, x: restored.apply(v, x, train=False))(restored.variables, x)
-  if np.allclose(jax.jit(one)(restored.variables, x), intact, rtol=0, atol=0):
+  if np.array_equal(jax.jit(one)(restored.variables, x), intact):
     table.notes.append("dropout: the model has no dropout")
     return
   table.add("dropout", "dropout on at test time (1 draw)", table.evaluator(one),
@@ -155,7 +152,7 @@ def _batch_norm(table, run, restored, batches: int, seed: int) -> None:
               evaluator, {**restored.variables, "batch_stats": stats})
 
 
-def _ema(table, run, restored, step) -> None:
+def _ema(table, run, step: int) -> None:
   if not run.config.ema_decay > 0:
     table.notes.append("ema: the run kept no moving average (ema_decay 0)")
     return
@@ -218,7 +215,7 @@ def run(args) -> None:
   if "bn" in groups:
     _batch_norm(table, the_run, restored, args.bn_batches, args.seed)
   if "ema" in groups:
-    _ema(table, the_run, restored, restored.step)
+    _ema(table, the_run, restored.step)
   if "tta" in groups:
     _tta(table, the_run, restored, args.pad)
   result = {"workdir": str(args.workdir), "step": restored.step, "split": args.split,

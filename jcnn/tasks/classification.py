@@ -62,10 +62,7 @@ class Classification(base.Task):
 
   def evaluator(self, config: ml_collections.ConfigDict, dataset_info: dict,
                 apply_fn: Callable, mesh: Mesh, split: str) -> ClassificationEvaluator:
-    split_data = load_split(config, split)
-    if split_data.images.shape[1:] != tuple(dataset_info["image_shape"]):
-      raise ValueError(f"split {split!r} has images {split_data.images.shape[1:]}, the model "
-                       f"was trained on {tuple(dataset_info['image_shape'])}")
+    split_data = load_eval_split(config, dataset_info, split)
     return ClassificationEvaluator(
         apply_fn, lambda: batches(config, split_data, dataset_info, train=False, mesh=mesh),
         num_classes=len(dataset_info["class_names"]), mesh=mesh)
@@ -84,6 +81,16 @@ def load_split(config: ml_collections.ConfigDict, split: str) -> data.Split:
   if limit:
     raw = data.balanced_subset(raw, limit)
   return data.prepare(raw, resize=config.resize or None, pad=config.pad)
+
+
+def load_eval_split(config: ml_collections.ConfigDict, dataset_info: dict,
+                    split: str) -> data.Split:
+  """`load_split`, refused unless its images have the shape the run was trained on."""
+  split_data = load_split(config, split)
+  if split_data.images.shape[1:] != tuple(dataset_info["image_shape"]):
+    raise ValueError(f"split {split!r} has images {split_data.images.shape[1:]}, the model "
+                     f"was trained on {tuple(dataset_info['image_shape'])}")
+  return split_data
 
 
 def dataset_info(config: ml_collections.ConfigDict, train_split: data.Split) -> dict:
