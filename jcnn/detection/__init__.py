@@ -18,7 +18,10 @@ Faster R-CNN are made of these).
   rois = detection.proposal_targets(props.boxes, props.valid, gt_boxes, gt_labels,
                                     gt_mask, key)                   # the head's 128 RoIs
   found = detection.detect(props.boxes, props.valid, logits, box_deltas, (h, w))
+  # R-CNN and SPP-net around their CNN: warped regions, SVMs, ridge box regression.
+  crops = detection.rcnn.warp_regions(image, proposals, size=227, context=16)
 """
+from jcnn.detection import rcnn
 from jcnn.detection.anchors import feature_map_size
 from jcnn.detection.anchors import generate_anchors
 from jcnn.detection.anchors import grid_anchors
@@ -96,6 +99,7 @@ __all__ = [
     "nms",
     "nms_padded",
     "proposal_targets",
+    "rcnn",
     "read_voc_xml",
     "read_yolo_txt",
     "roi_align",

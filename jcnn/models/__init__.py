@@ -15,9 +15,9 @@ from jcnn.models.registry import ModelInfo, create, info, list_models, register
 from jcnn.models.variables import abstract_variables, num_params
 
 # The model families, one module each: importing one registers its models.
-from jcnn.models import (alexnet, googlenet, inception_resnet, inception_v2, inception_v3,
-                         inception_v4, lenet, lenet1998, mobilenet, nin, resnet, small_vgg,
-                         vgg)
+from jcnn.models import (alexnet, cifar_convnet, googlenet, inception_resnet, inception_v2,
+                         inception_v3, inception_v4, lenet, lenet1998, mobilenet, nin, resnet,
+                         small_vgg, vgg)
 
 __all__ = ["ModelInfo", "abstract_variables", "convolutionalize", "create", "extract_features",
            "feature_info", "info", "list_models", "num_params", "record", "register",

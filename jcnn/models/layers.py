@@ -1,5 +1,5 @@
 """Linen layers that compute through jcnn.nn's pure functions."""
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -7,6 +7,19 @@ import jax.numpy as jnp
 
 from jcnn import nn as jnn
 from jcnn.nn.padding import Padding, to_pair
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+}
+
+
+def choice(kind: str, table: dict, key: str):
+  """`table[key]`, or a ValueError naming the unknown `kind` and the choices."""
+  if key not in table:
+    raise ValueError(f"unknown {kind} {key!r}; choose from {sorted(table)}")
+  return table[key]
 
 
 class Conv(nn.Module):

@@ -1,29 +1,16 @@
 """LeNet family: LeNet-5 and the deeper network of the classic TensorFlow MNIST tutorial."""
 import functools
-from typing import Callable
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 from jcnn import nn as jnn
 from jcnn.models.convolutionalize import check_input_size
 from jcnn.models.features import record
-from jcnn.models.layers import Conv
+from jcnn.models.layers import ACTIVATIONS, Conv, choice
 from jcnn.models.registry import register
 
-_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "relu": jax.nn.relu,
-    "tanh": jnp.tanh,
-    "sigmoid": jax.nn.sigmoid,
-}
 _POOLS = {"max": jnn.max_pool, "avg": jnn.avg_pool}
-
-
-def _choice(kind: str, table: dict, key: str):
-  if key not in table:
-    raise ValueError(f"unknown {kind} {key!r}; choose from {sorted(table)}")
-  return table[key]
 
 
 class LeNet5(nn.Module):
@@ -41,8 +28,8 @@ class LeNet5(nn.Module):
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     """x: [batch, 32, 32, 1] -> logits [batch, num_classes]."""
     check_input_size("lenet5", x, (32, 32, 1))
-    act = _choice("activation", _ACTIVATIONS, self.activation)
-    pool = functools.partial(_choice("pooling", _POOLS, self.pooling), window=2, stride=2)
+    act = choice("activation", ACTIVATIONS, self.activation)
+    pool = functools.partial(choice("pooling", _POOLS, self.pooling), window=2, stride=2)
     x = record(self, "s2", pool(act(Conv(6, (5, 5), padding="VALID", name="c1")(x))))
     x = record(self, "s4", pool(act(Conv(16, (5, 5), padding="VALID", name="c3")(x))))
     x = record(self, "c5_out", act(Conv(120, (5, 5), padding="VALID", name="c5")(x)))

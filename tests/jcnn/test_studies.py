@@ -1,7 +1,10 @@
 """Study files and sweeps: what they plan, and every bad file they refuse."""
+import importlib
+import pathlib
+
 import pytest
 
-from jcnn import studies
+from jcnn import studies, tasks
 from train.configs import default
 
 
@@ -68,3 +71,19 @@ def test_sweeps_are_the_cartesian_product():
     studies.from_sweeps(base, ["learning_rate=1"])
   with pytest.raises(ValueError, match="config.batch_size='big'"):
     studies.plan(studies.from_sweeps(base, ["config.batch_size=big"]), "w")
+
+
+STUDY_FILES = sorted(pathlib.Path(__file__).parents[2].joinpath("train", "studies").glob("[!_]*.py"))
+
+
+@pytest.mark.parametrize("path", STUDY_FILES, ids=lambda p: p.stem)
+def test_every_canon_study_states_its_claim_measurement_and_verdict(path):
+  study = studies.load(path)  # every variant overrides a field the base config has
+  assert len(study.seeds) >= 3
+  for planned in studies.plan(study, "w"):
+    tasks.validate(planned.config)
+  doc = importlib.import_module(f"train.studies.{path.stem}").__doc__
+  assert f"python -m train --study train/studies/{path.stem}.py" in doc
+  for word in ("Claim:", "Expected", "Measured (", "2-core CPU", "Verdict:", "Setup:",
+               "for a GPU"):
+    assert word in doc, f"{path.stem}: no {word!r}"

@@ -9,8 +9,9 @@ import pytest
 from jcnn import models, tasks
 from train import trainer
 
-CONFIGS = ["lenet5_1998_mnist", "alexnet_1tower_cifar10", "vgg11_bn_cifar10", "nin_cifar10",
-           "inception_v2_cifar10", "mobilenet_v1_cifar10", "resnet18_cifar10"]
+CONFIGS = ["lenet5_1998_mnist", "cifar_convnet_cifar10", "alexnet_1tower_cifar10",
+           "vgg11_bn_cifar10", "nin_cifar10", "inception_v2_cifar10", "mobilenet_v1_cifar10",
+           "resnet18_cifar10"]
 # The stored images' (size, channels), before the config's resize and pad.
 _SOURCE_SHAPE = {"mnist": (28, 1), "image_folder": (32, 3)}
 # Compiling BN-Inception's train and eval steps takes ~40 s on 2 cores, AlexNet's,
