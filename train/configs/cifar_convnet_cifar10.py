@@ -12,7 +12,10 @@ overlapping_pooling, gap_vs_fc, kernel_stack, batch_norm) switch one model field
 `--config.train_examples=0 --config.num_epochs=140` is the full-size run for a GPU
 (cuda-convnet: 18 % test error in 140 epochs).
 
-Expected and Measured: MEASURED
+Expected: well short of cuda-convnet's 82 % at this budget (8 of its 140 epochs, on
+a fifth of the images). Measured (seeds 0, 1, 2, 2026-12-02, 2-core CPU; the `lrn`
+variant of train/studies/lrn.py): 57.35 ± 0.36 % top-1 on the 10,000 test images, 93 s
+wall time a run (~1,000 img/s).
 """
 from train.configs import default, resnet20_cifar10
 
