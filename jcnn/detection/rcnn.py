@@ -49,8 +49,8 @@ def context_boxes(boxes: jax.Array, size: int, context: int,
   return jnp.concatenate([centre - half, centre + half], axis=1)
 
 
-def warp_regions(image: jax.Array, boxes: jax.Array, size: int, context: int = 16,
-                 square: bool = False) -> jax.Array:
+def warp_regions(images: jax.Array, boxes: jax.Array, size: int, context: int = 16,
+                 square: bool = False, image_index: jax.Array | None = None) -> jax.Array:
   """The CNN inputs of R-CNN: every box with its context, warped to size × size.
 
   Each crop samples its `context_boxes` box bilinearly at size × size pixel centres;
@@ -59,35 +59,44 @@ def warp_regions(image: jax.Array, boxes: jax.Array, size: int, context: int = 1
   pixels and resizes the clipped part; sampling the exact box differs by under a pixel.)
 
   Args:
-    image: [H, W, C], normalised.
+    images: [H, W, C] one normalised image, or [B, H, W, C] several of one size.
     boxes: [K, 4] xyxy proposals.
     size: the crop's side.
     context: pixels of context around the box, at the crop's scale.
     square: isotropic (tightest square) crops instead of the anisotropic warp.
+    image_index: int [K], the image of each box when `images` holds several.
 
   Returns:
     [K, size, size, C] float32.
   """
-  image = jnp.asarray(image, jnp.float32)
-  if image.ndim != 3:
-    raise ValueError(f"warp_regions expects an image [H, W, C], got {image.shape}")
-  return _warp(image, context_boxes(boxes, size, context, square), size=size)
+  images = jnp.asarray(images, jnp.float32)
+  if images.ndim == 3 and image_index is None:
+    images, image_index = images[None], jnp.zeros(len(boxes), jnp.int32)
+  if images.ndim != 4 or image_index is None:
+    raise ValueError(f"warp_regions expects an image [H, W, C], or images [B, H, W, C] "
+                     f"with an image_index, got {images.shape}")
+  return _warp(images, context_boxes(boxes, size, context, square),
+               jnp.asarray(image_index, jnp.float32), size=size)
 
 
 @functools.partial(jax.jit, static_argnames=("size",))
-def _warp(image, grown, *, size):
+def _warp(images, grown, image_index, *, size):
   steps = (jnp.arange(size, dtype=jnp.float32) + 0.5) / size
+  # One (image, y, x) coordinate per crop pixel: linear interpolation at a whole image
+  # index reads that image alone, so no image is copied per box.
+  channels = jnp.moveaxis(images, 3, 0)
 
-  def crop(box):
+  def crop(box, index):
     # Continuous x covers pixel k over [k, k + 1): its centre is at array index x - 0.5.
     xs = box[0] + steps * (box[2] - box[0]) - 0.5
     ys = box[1] + steps * (box[3] - box[1]) - 0.5
-    grid = jnp.meshgrid(ys, xs, indexing="ij")
-    channel = lambda c: jax.scipy.ndimage.map_coordinates(c, grid, order=1, mode="constant",
-                                                          cval=0.0)
-    return jax.vmap(channel, in_axes=2, out_axes=2)(image)
+    ys, xs = jnp.meshgrid(ys, xs, indexing="ij")
+    grid = (jnp.full_like(ys, index), ys, xs)
+    sample = lambda c: jax.scipy.ndimage.map_coordinates(c, grid, order=1, mode="constant",
+                                                         cval=0.0)
+    return jax.vmap(sample, out_axes=2)(channels)
 
-  return jax.vmap(crop)(grown)
+  return jax.vmap(crop)(grown, image_index)
 
 
 def region_labels(proposals: jax.Array, gt_boxes: jax.Array, gt_labels: jax.Array,

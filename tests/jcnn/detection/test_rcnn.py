@@ -150,3 +150,15 @@ def test_detections_suppress_within_a_class_at_iou_03():
   np.testing.assert_array_equal(labels, [0, 1, 1])
   np.testing.assert_allclose(best, [2.0, 1.0, 0.5])
   assert [len(a) for a in rcnn.detections(np.zeros((0, 4)), np.zeros((0, 2)))] == [0, 0, 0]
+
+
+def test_boxes_of_several_images_warp_from_their_own_image():
+  images = np.stack([_box_image((8, 8, 20, 20)), _box_image((8, 8, 20, 20), inside=2.0)])
+  boxes = [[8, 8, 20, 20], [8, 8, 20, 20], [0, 0, 12, 12]]
+  crops = np.asarray(rcnn.warp_regions(images, boxes, 32, 4, image_index=[1, 0, 1]))
+  alone = [np.asarray(rcnn.warp_regions(images[i], [b], 32, 4))[0]
+           for i, b in zip([1, 0, 1], boxes)]
+  np.testing.assert_allclose(crops, np.stack(alone), atol=1e-6)
+  np.testing.assert_allclose(crops[0, 16, 16], 2.0)
+  with pytest.raises(ValueError, match="image_index"):
+    rcnn.warp_regions(images, boxes, 32, 4)

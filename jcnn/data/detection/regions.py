@@ -1,0 +1,87 @@
+"""R-CNN's fine-tuning data: every proposal and ground-truth box of a split as a labelled
+window, and mini-batches of warped windows (rbg's Caffe WindowDataLayer).
+
+  found = regions.windows(split, cache)                   # labels: 0 background, c + 1
+  for batch in regions.batches(split, found, images, size=32, context=4, epoch=0):
+    batch["image"] [128, 32, 32, C], batch["label"] [128]  # 32 foreground, 96 background
+
+Batches follow `jcnn.data.batches`' reproducibility rule: each is drawn from a generator
+seeded by (seed, epoch, batch index), so a resumed run sees the batches an uninterrupted
+one would have.
+"""
+import dataclasses
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from jcnn.data.detection.split import DetectionSplit
+from jcnn.detection import rcnn
+
+
+@dataclasses.dataclass(frozen=True)
+class Windows:
+  """All windows of a split: image index [W], boxes [W, 4] xyxy, labels [W] (0
+  background, class + 1), IoU with the best ground truth [W]."""
+  image: np.ndarray
+  boxes: np.ndarray
+  labels: np.ndarray
+  iou: np.ndarray
+
+  def __len__(self) -> int:
+    return len(self.labels)
+
+  @property
+  def num_foreground(self) -> int:
+    return int((self.labels > 0).sum())
+
+
+def windows(split: DetectionSplit, cache, foreground_iou: float = 0.5) -> Windows:
+  """The ground-truth boxes (as positives, rbg's) and the cached proposals of every
+  image, labelled by `rcnn.region_labels` (IoU >= foreground_iou: the class)."""
+  if len(cache) != len(split):
+    raise ValueError(f"the proposals cache holds {len(cache)} images, the split "
+                     f"{len(split)}")
+  parts = []
+  for i, record in enumerate(split.records):
+    gt = np.asarray(record["boxes"], np.float32).reshape(-1, 4)
+    boxes = np.concatenate([gt, np.asarray(cache[i], np.float32).reshape(-1, 4)])
+    labels, iou, _ = rcnn.region_labels(boxes, gt, record["labels"], foreground_iou)
+    parts.append((np.full(len(boxes), i), boxes, labels, iou))
+  image, boxes, labels, iou = (np.concatenate(p) for p in zip(*parts))
+  return Windows(image.astype(np.int64), boxes, labels.astype(np.int64),
+                 iou.astype(np.float32))
+
+
+def batches(split: DetectionSplit, found: Windows, images: np.ndarray, *, size: int,
+            context: int, num_batches: int, batch_size: int = 128, positives: int = 32,
+            square: bool = False, mean: Sequence[float] = (0.0,),
+            std: Sequence[float] = (1.0,), seed: int = 0, epoch: int = 0,
+            start_batch: int = 0) -> Iterator[dict]:
+  """Mini-batches of warped windows: `positives` foreground and the rest background.
+
+  Args:
+    split: the split `found` was made from.
+    found: its windows (`windows`).
+    images: uint8 [N, H, W, C], the split's images at one size (the boxes' pixels).
+    size, context, square: the warp (`rcnn.warp_regions`).
+    num_batches: batches in an epoch.
+    batch_size, positives: the paper's 128 and 32.
+    mean, std: per-channel normalisation of the 0-255 pixels.
+    seed, epoch, start_batch: where in the run the batches are.
+
+  Yields:
+    {"image": float32 [batch_size, size, size, C], "label": int32 [batch_size]}.
+  """
+  if len(images) != len(split):
+    raise ValueError(f"{len(images)} images for a split of {len(split)}")
+  mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+  for b in range(start_batch, num_batches):
+    rng = np.random.default_rng([seed, epoch, b])
+    chosen = rcnn.sample_regions(rng, found.labels, batch_size, positives)
+    # The batch's distinct images, padded to batch_size so that every batch has one shape.
+    used, index = np.unique(found.image[chosen], return_inverse=True)
+    stack = np.zeros((batch_size,) + images.shape[1:], np.float32)
+    stack[:len(used)] = (images[used].astype(np.float32) - mean) / std
+    crops = rcnn.warp_regions(stack, found.boxes[chosen], size, context, square,
+                              image_index=index)
+    yield {"image": np.asarray(crops), "label": found.labels[chosen].astype(np.int32)}
