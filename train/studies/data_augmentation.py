@@ -20,9 +20,11 @@ to 0.4 points); with 3 seeds Welch's 95 % interval still includes 0: 5+ seeds wo
 settle it.
 
 Setup: the default job (LeNet-5, scikit-learn's 1,347 training digits, 30 epochs of
-Adam), `crop_padding` 2 against 0, seeds 0, 1, 2; a GPU needs no other variant: the
-study is the paper's own scale of dataset. Time on a 2-core CPU: about 1 min 20 s
-(6 runs of 11-17 s).
+Adam), `crop_padding` 2 against 0, seeds 0, 1, 2. Time on a 2-core CPU: about 1 min
+20 s (6 runs of 11-17 s). The paper-size experiment (for a GPU):
+train/configs/resnet20_cifar10.py's 64k-step recipe with its pad-4 crops and flips
+against `--config.crop_padding=0 --config.flip=False` (ResNet's CIFAR-10 recipe relies on
+exactly this augmentation).
 """
 from train.configs import default
 
