@@ -46,8 +46,7 @@ def predict(workdir: str | pathlib.Path, paths: list[str], output: str | pathlib
   """
   from jcnn import tasks
   from jcnn.data import detection as det_data
-  from jcnn.evaluators.detection import DetectionEvaluator
-  run = score.open_run(workdir, "detection", "predict")
+  run = score.open_run(workdir, tasks.DETECTORS, "predict")
   config, info = run.config, run.dataset_info
   targets = drawing_paths(paths, output, run.workdir)
   channels = int(info["channels"])
@@ -57,10 +56,8 @@ def predict(workdir: str | pathlib.Path, paths: list[str], output: str | pathlib
       class_names=class_names, records=[_record(image, path, class_names)
                                         for image, path in zip(images, paths)],
       channels=channels)
-  task = tasks.get("detection")
   restored = run.restore(step)
-  evaluator = DetectionEvaluator(restored.apply, lambda: task.eval_batches(config, info, split),
-                                 split, mesh=restored.mesh, name="predict")
+  evaluator = tasks.get(config.task).restored_detector(run, restored, split, "predict")
   found = evaluator.detections(restored.variables)
   pathlib.Path(output).mkdir(parents=True, exist_ok=True)
   results = []

@@ -7,12 +7,14 @@ from typing import Iterator
 from jcnn import checkpoint, runs, tasks
 
 
-def open_run(workdir: str | pathlib.Path, task: str, command: str) -> runs.Run:
-  """The run at `workdir`, read-only; refused unless it trained `task`."""
+def open_run(workdir: str | pathlib.Path, task: str | tuple[str, ...],
+             command: str) -> runs.Run:
+  """The run at `workdir`, read-only; refused unless it trained `task` (or one of them)."""
   run = runs.Run.open(workdir)
-  if run.config.task != task:
-    raise ValueError(f"{workdir} is a {run.config.task} run; eval {command} needs a {task} "
-                     "run")
+  wanted = (task,) if isinstance(task, str) else task
+  if run.config.task not in wanted:
+    raise ValueError(f"{workdir} is a {run.config.task} run; eval {command} needs a "
+                     f"{' or '.join(wanted)} run")
   return run
 
 

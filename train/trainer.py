@@ -146,7 +146,7 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
   mesh = parallel.make_mesh(config.num_devices)
   parallel.check_batch_size(config.batch_size, mesh)
   parallel.check_batch_size(config.eval_batch_size, mesh)
-  training = task.training(config, mesh)
+  training = task.training(config, mesh, run)
   run.save_dataset_info(training.dataset_info)
 
   steps_per_epoch = data.steps_per_epoch(training.num_examples, config.batch_size)
@@ -247,7 +247,8 @@ def _train(config: ml_collections.ConfigDict, task: tasks.Task, run: runs.Run) -
       results = evaluate(step)
   if step in run.steps():
     run.mark_finished(step, total_steps)
-  return {**results, "step": step}
+  return {**results, **task.finish(config, run, state.eval_variables(), step, mesh),
+          "step": step}
 
 
 def _initialised(state, init_params, mesh):

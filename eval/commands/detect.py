@@ -40,23 +40,19 @@ def evaluate(workdir: str, step: int | None = None, split: str = "test",
   no (non-difficult) box of that class.
   """
   from jcnn import tasks
-  from jcnn.evaluators.detection import DetectionEvaluator
-  run = score.open_run(workdir, "detection", "detect")
+  run = score.open_run(workdir, tasks.DETECTORS, "detect")
   config, info = run.config, run.dataset_info
-  task = tasks.get("detection")
+  task = tasks.get(config.task)
   class_names = tuple(info["class_names"])
-  if data is not None:
+  if data is None:
+    images = task.load_split(config, split)
+  else:
     images = task.load_split_from(config, data)
     if tuple(images.class_names) != class_names:
       raise ValueError(f"--data {data} has classes {tuple(images.class_names)}; the run "
                        f"detects {class_names} (the same classes in the same order)")
   restored = run.restore(step)
-  if data is None:
-    evaluator = task.evaluator(config, info, restored.apply, restored.mesh, split)
-  else:
-    evaluator = DetectionEvaluator(
-        restored.apply, lambda: task.eval_batches(config, info, images), images,
-        mesh=restored.mesh, name=data)
+  evaluator = task.restored_detector(run, restored, images, data or "eval")
   metrics = evaluator.run(restored.variables)
   return {"map50": _number(metrics["map50"]), "map50_11pt": _number(metrics["map50_11pt"]),
           **{k: _number(metrics[k]) for k in COCO_KEYS},

@@ -25,7 +25,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> None:
-  if runs.Run.open(args.workdir).config.task == "detection":
+  from jcnn import tasks
+  if runs.Run.open(args.workdir).config.task in tasks.DETECTORS:
     _detect(args)
     return
   results = classify_files.predict(args.workdir, args.images, args.step, args.top_k)

@@ -85,8 +85,7 @@ def compute(split: DetectionSplit, path: str | os.PathLike, settings: dict | Non
   Grey images are searched as they are; an image with no proposals keeps an empty list
   (it yields no detections).
   """
-  settings = dict(strategy="fast", **(settings or {}), max_proposals=max_proposals)
-  search = {k: v for k, v in settings.items() if k != "max_proposals"}
+  settings = {"strategy": "fast", **(settings or {}), "max_proposals": max_proposals}
   path = pathlib.Path(path)
   fp = fingerprint(split, settings)
   per_image, complete = _read(path, fp) if path.exists() else ([], False)
@@ -95,10 +94,7 @@ def compute(split: DetectionSplit, path: str | os.PathLike, settings: dict | Non
     with tqdm.tqdm(total=len(split), initial=len(per_image), unit="image",
                    desc="selective search", dynamic_ncols=True) as bar:
       for i in range(len(per_image), len(split)):
-        image = split.image(i)
-        image = image[..., 0] if image.shape[-1] == 1 else image
-        per_image.append(np.asarray(selective_search(image, **search),
-                                    np.float32)[:max_proposals].reshape(-1, 4))
+        per_image.append(search(split.image(i), settings))
         bar.update()
         if len(per_image) % save_every == 0 and len(per_image) < len(split):
           _write(path, per_image, fp, complete=False)
@@ -106,6 +102,15 @@ def compute(split: DetectionSplit, path: str | os.PathLike, settings: dict | Non
   sizes = [len(b) for b in per_image]
   return ProposalCache(np.concatenate(per_image) if per_image else np.zeros((0, 4)),
                        np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
+
+
+def search(image: np.ndarray, settings: dict) -> np.ndarray:
+  """One image's proposals [N, 4] as `compute` stores them: selective search with
+  `settings` (its keyword arguments and "max_proposals"), grey images searched grey."""
+  settings = dict(settings)
+  max_proposals = settings.pop("max_proposals", None)
+  image = image[..., 0] if image.shape[-1] == 1 else image
+  return np.asarray(selective_search(image, **settings), np.float32)[:max_proposals].reshape(-1, 4)
 
 
 def recall(cache: ProposalCache, split: DetectionSplit, iou: float = 0.5,

@@ -273,16 +273,22 @@ def regression_targets(proposals: jax.Array, gt_boxes: jax.Array) -> np.ndarray:
 
 @dataclasses.dataclass
 class BoxRegressor:
-  """One class's ridge regressor from (scaled) features to regression targets."""
-  model: linear_model.Ridge
+  """One class's ridge regressor: targets = features · weights + bias.
+
+  Attributes:
+    weights: [D, 4].
+    bias: [4].
+  """
+  weights: np.ndarray
+  bias: np.ndarray
 
   def predict(self, features: np.ndarray, proposals: np.ndarray,
               image_size: tuple[int, int]) -> np.ndarray:
     """The regressed boxes [K, 4], clipped to the image."""
     if not len(proposals):
       return np.zeros((0, 4), np.float32)
-    deltas = self.model.predict(np.asarray(features).reshape(len(features), -1))
-    return np.asarray(clip_boxes(decode(deltas, proposals), image_size))
+    deltas = np.asarray(features, np.float32).reshape(len(features), -1) @ self.weights
+    return np.asarray(clip_boxes(decode(deltas + self.bias, proposals), image_size))
 
 
 def fit_box_regressor(features: np.ndarray, proposals: np.ndarray, gt_boxes: np.ndarray,
@@ -293,7 +299,7 @@ def fit_box_regressor(features: np.ndarray, proposals: np.ndarray, gt_boxes: np.
     raise ValueError("a box regressor needs at least one proposal with IoU > 0.6")
   model = linear_model.Ridge(alpha=alpha)
   model.fit(features, regression_targets(proposals, gt_boxes))
-  return BoxRegressor(model)
+  return BoxRegressor(model.coef_.T.astype(np.float32), model.intercept_.astype(np.float32))
 
 
 def detections(proposals: np.ndarray, scores: np.ndarray, nms_threshold: float = 0.3,

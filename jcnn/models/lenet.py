@@ -33,8 +33,9 @@ class LeNet5(nn.Module):
     x = record(self, "s2", pool(act(Conv(6, (5, 5), padding="VALID", name="c1")(x))))
     x = record(self, "s4", pool(act(Conv(16, (5, 5), padding="VALID", name="c3")(x))))
     x = record(self, "c5_out", act(Conv(120, (5, 5), padding="VALID", name="c5")(x)))
-    x = x.reshape(x.shape[0], -1)
-    x = act(nn.Dense(84, name="f6")(x))
+    x = act(nn.Dense(84, name="f6")(x.reshape(x.shape[0], -1)))
+    # F6 as a 1×1 map, like C5: R-CNN's SVMs read it where AlexNet's read fc7.
+    record(self, "f6_out", x[:, None, None, :])
     return nn.Dense(self.num_classes, name="output")(x)
 
 

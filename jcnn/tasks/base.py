@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import ml_collections
 from jax.sharding import Mesh
 
-from jcnn import optim, precision
+from jcnn import optim, precision, runs
 
 
 class Evaluator(Protocol):
@@ -84,8 +84,20 @@ class Task(abc.ABC):
     return tuple(dataset_info["image_shape"])
 
   @abc.abstractmethod
-  def training(self, config: ml_collections.ConfigDict, mesh: Mesh) -> Training:
-    """Loads the data and builds what the loop runs."""
+  def training(self, config: ml_collections.ConfigDict, mesh: Mesh,
+               run: "runs.Run | None" = None) -> Training:
+    """Loads the data and builds what the loop runs.
+
+    `run` is the run folder being trained, for tasks that keep a stage's output there
+    before the loop (R-CNN's proposals); None outside the trainer (tests, benchmarks).
+    """
+
+  def finish(self, config: ml_collections.ConfigDict, run: "runs.Run", variables: dict,
+             step: int, mesh: Mesh) -> dict:
+    """Stages after the loop, on the final weights (R-CNN's SVMs and box regressors),
+    skipped where their output in `run` is already there; their metrics join the run's
+    results. Most tasks have none."""
+    return {}
 
   @abc.abstractmethod
   def evaluator(self, config: ml_collections.ConfigDict, dataset_info: dict,

@@ -44,7 +44,8 @@ class Classification(base.Task):
     return models.create(config.model, num_classes=len(dataset_info["class_names"]),
                          **config.model_kwargs)
 
-  def training(self, config: ml_collections.ConfigDict, mesh: Mesh) -> base.Training:
+  def training(self, config: ml_collections.ConfigDict, mesh: Mesh,
+               run=None) -> base.Training:
     train_split = load_split(config, config.train_split)
     info = dataset_info(config, train_split)
     eval_split = load_split(config, config.eval_split)

@@ -146,7 +146,8 @@ class Detection(base.Task):
         score_threshold=config.score_threshold, nms_threshold=config.nms_threshold,
         max_detections=config.max_detections, freeze_batch_norm=config.freeze_batch_norm)
 
-  def training(self, config: ml_collections.ConfigDict, mesh: Mesh) -> base.Training:
+  def training(self, config: ml_collections.ConfigDict, mesh: Mesh,
+               run=None) -> base.Training:
     train_split = self.load_split(config, config.train_split)
     pretrained = _pretrained(config, train_split.channels) if config.init_from else None
     info = dataset_info(config, train_split, pretrained)
@@ -173,22 +174,20 @@ class Detection(base.Task):
 
   def load_split(self, config: ml_collections.ConfigDict,
                  split: str) -> det_data.DetectionSplit:
-    """`split` of the config's dataset (the digit canvases as `config.canvas` says)."""
-    canvas = det_data.CanvasConfig(**config.canvas.to_dict())
-    loaded = det_data.load(config.dataset, split, data_dir=config.data_dir or None,
-                           canvas=canvas)
-    limit = {config.train_split: config.train_examples,
-             config.eval_split: config.eval_examples}.get(split, 0)
-    return loaded.subset(limit) if limit else loaded
+    return load_split(config, split)
 
   def load_split_from(self, config: ml_collections.ConfigDict,
                       spec: str) -> det_data.DetectionSplit:
-    """The images of `spec` = "voc_dir:DIR" | "coco_json:FILE" | "yolo_dir:DIR"."""
-    kind, _, path = spec.partition(":")
-    if kind not in EXTERNAL_SOURCES or not path:
-      raise ValueError(f"--data must be KIND:PATH with KIND in {', '.join(EXTERNAL_SOURCES)}"
-                       f", got {spec!r}")
-    return det_data.load(kind, "all", data_dir=path)
+    return load_split_from(spec)
+
+  def restored_detector(self, run: runs.Run, restored: runs.Restored,
+                        split: det_data.DetectionSplit, name: str) -> DetectionEvaluator:
+    """The evaluator of a checkpoint restored by eval on `split` (any images with the
+    run's classes), converted to the run's input."""
+    return DetectionEvaluator(
+        restored.apply,
+        lambda: self.eval_batches(run.config, run.dataset_info, split, restored.mesh),
+        split, mesh=restored.mesh, name=name)
 
   def eval_batches(self, config: ml_collections.ConfigDict, dataset_info: dict,
                    split: det_data.DetectionSplit, mesh: Mesh | None = None):
@@ -199,13 +198,29 @@ class Detection(base.Task):
     return _batches(config, dataset_info, split, train=False, mesh=mesh)
 
 
-def dataset_info(config: ml_collections.ConfigDict, split: det_data.DetectionSplit,
-                 pretrained: dict | None = None) -> dict:
-  """What evaluating the run needs: classes, channels, normalisation and sizes.
+def load_split(config: ml_collections.ConfigDict, split: str) -> det_data.DetectionSplit:
+  """`split` of the config's dataset (the digit canvases as `config.canvas` says)."""
+  canvas = det_data.CanvasConfig(**config.canvas.to_dict())
+  loaded = det_data.load(config.dataset, split, data_dir=config.data_dir or None,
+                         canvas=canvas)
+  limit = {config.train_split: config.train_examples,
+           config.eval_split: config.eval_examples}.get(split, 0)
+  return loaded.subset(limit) if limit else loaded
 
-  A backbone started from a classification run keeps that run's normalisation, which
-  its first layer's weights expect.
-  """
+
+def load_split_from(spec: str) -> det_data.DetectionSplit:
+  """The images of `spec` = "voc_dir:DIR" | "coco_json:FILE" | "yolo_dir:DIR"."""
+  kind, _, path = spec.partition(":")
+  if kind not in EXTERNAL_SOURCES or not path:
+    raise ValueError(f"--data must be KIND:PATH with KIND in {', '.join(EXTERNAL_SOURCES)}"
+                     f", got {spec!r}")
+  return det_data.load(kind, "all", data_dir=path)
+
+
+def normalisation(split: det_data.DetectionSplit,
+                  pretrained: dict | None = None) -> tuple[list, list]:
+  """Per-channel mean and std of the 0-1 pixels: a pre-trained network's own (its first
+  layer's weights expect them), else those of the split's first 200 images."""
   if pretrained is not None:
     mean, std = pretrained["info"]["mean"], pretrained["info"]["std"]
   else:
@@ -213,11 +228,17 @@ def dataset_info(config: ml_collections.ConfigDict, split: det_data.DetectionSpl
     sample = np.stack([x for x in images if x.shape == images[0].shape]) / 255.0
     mean = sample.mean(axis=(0, 1, 2)).tolist()
     std = np.maximum(sample.std(axis=(0, 1, 2)), 1e-3).tolist()
+  return list(np.atleast_1d(mean)), list(np.atleast_1d(std))
+
+
+def dataset_info(config: ml_collections.ConfigDict, split: det_data.DetectionSplit,
+                 pretrained: dict | None = None) -> dict:
+  """What evaluating the run needs: classes, channels, normalisation and sizes."""
+  mean, std = normalisation(split, pretrained)
   side = config.padded_size or config.max_size
   return {"class_names": list(split.class_names), "channels": int(split.channels),
-          "mean": list(np.atleast_1d(mean)), "std": list(np.atleast_1d(std)),
-          "min_size": config.min_size, "max_size": config.max_size,
-          "image_shape": [side, side, int(split.channels)]}
+          "mean": mean, "std": std, "min_size": config.min_size,
+          "max_size": config.max_size, "image_shape": [side, side, int(split.channels)]}
 
 
 def _batches(config, info, split, *, train, epoch=0, start_batch=0, mesh=None):

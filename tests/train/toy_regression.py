@@ -78,7 +78,7 @@ class ToyRegression(base.Task):
   def input_shape(self, dataset_info):
     return (dataset_info["num_features"],)
 
-  def training(self, config, mesh):
+  def training(self, config, mesh, run=None):
     x, y, x_eval, y_eval, _ = make_data(config.num_features, config.noise)
     info = {"num_features": config.num_features}
     model = self.model(config, info)

@@ -92,10 +92,11 @@ def test_features_by_name_and_their_info():
   variables = model.init(jax.random.PRNGKey(0), x)
   feats = models.extract_features(model, variables, x)
   assert [(k, v.shape) for k, v in feats.items()] == [
-      ("s2", (2, 14, 14, 6)), ("s4", (2, 5, 5, 16)), ("c5_out", (2, 1, 1, 120))]
+      ("s2", (2, 14, 14, 6)), ("s4", (2, 5, 5, 16)), ("c5_out", (2, 1, 1, 120)),
+      ("f6_out", (2, 1, 1, 84))]
   info = models.feature_info(model, (32, 32, 1))
   assert [(i["name"], i["channels"], i["stride"]) for i in info] == [
-      ("s2", 6, 2), ("s4", 16, 6), ("c5_out", 120, 32)]
+      ("s2", 6, 2), ("s4", 16, 6), ("c5_out", 120, 32), ("f6_out", 84, 32)]
   # Recording features changes nothing in the ordinary call.
   assert "features" not in variables
 

@@ -1,0 +1,405 @@
+"""R-CNN (Girshick et al. 2014) as one staged run, each stage's output kept in the run
+folder so a rerun skips what is done and a killed run resumes in the stage it was in:
+
+1. proposals: selective search on every image of the train and eval splits, cached in
+   <workdir>/proposals/ (`jcnn.detection.proposal_cache`, resumed image by image);
+   their recall at IoU 0.5 in <workdir>/proposals/recall.json;
+2. supervised pre-training: `config.init_from`, a classification run of the same model
+   and input size (every layer but the classifier's last is copied);
+3. fine-tuning on warped windows through the shared loop: N + 1 classes, IoU >= 0.5
+   foreground, batches of 128 with 32 foreground (the checkpoints; evaluated by the
+   windows' top-1);
+4. and 5. one linear SVM per class on `config.feature` (fc7's place) with hard-negative
+   mining, and one ridge box regressor per class on `config.regression_feature` (pool5's),
+   fitted on the final checkpoint (`Task.finish`) into <workdir>/detector.npz;
+6. test: every proposal scored by every SVM, NMS 0.3 per class, the kept boxes regressed
+   (`python -m eval detect`, `python -m eval predict`, as for Faster R-CNN).
+"""
+import dataclasses
+import json
+import pathlib
+from typing import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import tqdm
+from jax.sharding import Mesh
+
+from jcnn import models, parallel, runs
+from jcnn.data import detection as det_data
+from jcnn.data.detection import regions
+from jcnn.detection import proposal_cache, rcnn, rcnn_detector
+from jcnn.evaluators.classification import ClassificationEvaluator
+from jcnn.evaluators.rcnn import RCNNEvaluator
+from jcnn.models.features import extract_features
+from jcnn.tasks import base, classification, detection
+
+PROPOSALS = "proposals"        # <workdir>/proposals/<split>.npz and recall.json
+DETECTOR = "detector.npz"      # <workdir>/detector.npz: the SVMs and regressors
+
+
+class RCNN(base.Task):
+  name = "rcnn"
+  identity = ("canvas", "search", "max_proposals", "warp_size", "context", "square",
+              "foreground_iou", "positives")
+
+  def fields(self) -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.model = "lenet5"             # a zoo classifier taking warp_size² inputs
+    c.dataset = "mnist_detection"  # jcnn.data.detection.DATASETS
+    c.canvas = ml_collections.ConfigDict(dataclasses.asdict(det_data.CanvasConfig()))
+    c.best_metric = "top1"         # of the eval windows (IoU >= 0.5: class, else background)
+    # Stage 1: selective search (jcnn.detection.selective_search's keywords).
+    c.search = ml_collections.ConfigDict({"strategy": "fast", "min_box_size": 8})
+    c.max_proposals = 2000
+    # Stage 2.
+    c.init_from = ""               # a classification run of config.model
+    # Stage 3: windows, warped as the paper's.
+    c.warp_size = 32               # crop side (227 in the paper; the model's input side)
+    c.context = 2                  # pixels of context at the crop's scale (16 of 227)
+    c.square = False               # True: the tightest square with context (isotropic)
+    c.foreground_iou = 0.5
+    c.batch_size = 128             # windows per batch ...
+    c.positives = 32               # ... of which foreground
+    c.eval_batch_size = 128
+    c.eval_batches = 20            # fine-tuning's evaluation: this many batches of eval windows
+    c.label_smoothing = 0.0
+    # Stages 4 and 5: SVMs and box regressors (rbg's rcnn_train defaults).
+    c.feature = "f6_out"           # the SVMs' features (fc7 in the paper)
+    c.regression_feature = "s4"    # the regressors' features (pool5 in the paper)
+    c.svm_C = 1e-3
+    c.svm_positive_weight = 2.0
+    c.negative_iou = 0.3
+    c.regression_iou = 0.6
+    c.regression_alpha = 1000.0
+    # Stage 6.
+    c.nms_threshold = 0.3
+    c.max_detections = 100
+    c.feature_batch_size = 512     # windows per CNN call when computing features
+    return c
+
+  def validate(self, config: ml_collections.ConfigDict) -> None:
+    models.info(config.model)
+    det_data.CanvasConfig(**config.canvas.to_dict())
+    if config.dataset not in det_data.DATASETS:
+      raise ValueError(f"unknown detection dataset {config.dataset!r} (config.dataset); "
+                       f"choose from {', '.join(det_data.DATASETS)}")
+    unit = lambda v: 0 <= v <= 1
+    base.check_fields(config, [
+        ("max_proposals", config.max_proposals > 0, "must be positive"),
+        ("warp_size", config.warp_size > 0, "must be positive"),
+        ("context", 0 <= 2 * config.context < config.warp_size,
+         "must be in [0, config.warp_size / 2)"),
+        ("foreground_iou", unit(config.foreground_iou), "must be in [0, 1]"),
+        ("positives", 0 < config.positives <= config.batch_size,
+         "must be in [1, config.batch_size]"),
+        ("eval_batches", config.eval_batches > 0, "must be positive"),
+        ("negative_iou", unit(config.negative_iou), "must be in [0, 1]"),
+        ("regression_iou", unit(config.regression_iou), "must be in [0, 1]"),
+        ("svm_C", config.svm_C > 0, "must be positive"),
+        ("regression_alpha", config.regression_alpha > 0, "must be positive"),
+        ("nms_threshold", unit(config.nms_threshold), "must be in [0, 1]"),
+        ("max_detections", config.max_detections > 0, "must be positive"),
+        ("feature_batch_size", config.feature_batch_size > 0, "must be positive"),
+    ])
+
+  def model(self, config: ml_collections.ConfigDict, dataset_info: dict) -> nn.Module:
+    # The classes and background.
+    return models.create(config.model, num_classes=len(dataset_info["class_names"]) + 1,
+                         **config.model_kwargs)
+
+  def training(self, config: ml_collections.ConfigDict, mesh: Mesh,
+               run: runs.Run | None = None) -> base.Training:
+    if run is None:
+      raise ValueError("an R-CNN run keeps its proposals in its run folder: train it "
+                       "with train.trainer.train_and_evaluate")
+    train_split = self.load_split(config, config.train_split)
+    eval_split = self.load_split(config, config.eval_split)
+    pretrained = _pretrained(config, train_split.channels) if config.init_from else None
+    info = dataset_info(config, train_split, pretrained)
+    found = {}
+    for name, split in (("train", train_split), ("eval", eval_split)):
+      cache = proposals(config, run.workdir, split)
+      found[name] = (split, _stack(split), regions.windows(split, cache,
+                                                           config.foreground_iou))
+    _save_recall(config, run, train_split, eval_split)
+    model = self.model(config, info)
+    # An epoch draws each foreground window about once.
+    foreground = found["train"][2].num_foreground
+    if not foreground:
+      raise ValueError(f"no window of {config.dataset}'s training split is foreground")
+    per_epoch = foreground * config.batch_size // config.positives
+
+    def window_batches(name, *, size, epoch, start, num_batches):
+      split, images, windows = found[name]
+      for batch in regions.batches(
+          split, windows, images, size=config.warp_size, context=config.context,
+          num_batches=num_batches, batch_size=size,
+          positives=max(1, size * config.positives // config.batch_size),
+          square=config.square, mean=info["mean"], std=info["std"], seed=config.seed,
+          epoch=epoch, start_batch=start):
+        yield {**batch, "mask": np.ones(len(batch["label"]), np.float32)}
+
+    steps = -(-per_epoch // config.batch_size)
+    evaluator = ClassificationEvaluator(
+        base.apply_fn(config, model),
+        lambda: window_batches("eval", size=config.eval_batch_size, epoch=0, start=0,
+                               num_batches=config.eval_batches),
+        num_classes=len(info["class_names"]) + 1, mesh=mesh)
+    return base.Training(
+        dataset_info=info, num_examples=per_epoch, model=model,
+        train_step=classification.train_step(config),
+        batches=lambda epoch, start: window_batches(
+            "train", size=config.batch_size, epoch=epoch, start=start, num_batches=steps),
+        evaluators=(evaluator,), progress=("loss", "top1"),
+        init_params=None if pretrained is None else (
+            lambda params: init_from(params, pretrained, config)))
+
+  def evaluator(self, config: ml_collections.ConfigDict, dataset_info: dict,
+                apply_fn: Callable, mesh: Mesh, split: str):
+    raise ValueError("an R-CNN run is scored as a detector: python -m eval detect")
+
+  def finish(self, config: ml_collections.ConfigDict, run: runs.Run, variables: dict,
+             step: int, mesh: Mesh) -> dict:
+    """Stages 4 and 5 (unless <workdir>/detector.npz holds them for `step`), then the
+    detector's VOC and COCO AP on the eval split, logged as split "detect"."""
+    info = run.dataset_info
+    path = run.workdir / DETECTOR
+    features = FeatureFn(config, self.model(config, info), info)
+    detector = _fitted(path, config, step)
+    if detector is None:
+      split = self.load_split(config, config.train_split)
+      cache = proposals(config, run.workdir, split)
+      per_image = features.of_split(variables, split, cache, with_ground_truth=True)
+      detector = rcnn_detector.fit(per_image, split.records, len(info["class_names"]),
+                                   detector_options(config), step=step,
+                                   settings=detector_settings(config))
+      if parallel.is_primary():
+        detector.save(path)
+    evaluator = self.detector(config, info, run.workdir, detector, features,
+                              self.load_split(config, config.eval_split), mesh, "detect")
+    values = evaluator.run(variables)
+    if not any(r["step"] == step for r in run.records("detect")):
+      run.log(step, "detect", values)
+    return {k: v for k, v in values.items() if "/" not in k}
+
+  def load_split(self, config, split: str) -> det_data.DetectionSplit:
+    return detection.load_split(config, split)
+
+  def load_split_from(self, config, spec: str) -> det_data.DetectionSplit:
+    return detection.load_split_from(spec)
+
+  def detector(self, config, info: dict, workdir, detector: rcnn_detector.Detector,
+               features: "FeatureFn", split: det_data.DetectionSplit, mesh: Mesh,
+               name: str) -> RCNNEvaluator:
+    """The test step over `split`: its cached proposals where the run has them, else
+    selective search as it goes."""
+    try:
+      cache = proposals(config, workdir, split, compute=False)
+    except FileNotFoundError:
+      cache = None
+    return RCNNEvaluator(
+        lambda variables, image, boxes: features.of_image(variables, image, boxes),
+        detector, split,
+        (lambda i: cache[i]) if cache is not None
+        else (lambda i: proposal_cache.search(split.image(i), search_settings(config))),
+        name=name)
+
+  def restored_detector(self, run: runs.Run, restored: runs.Restored,
+                        split: det_data.DetectionSplit, name: str) -> RCNNEvaluator:
+    """`detector` for a checkpoint restored by eval: refused unless the run's SVMs were
+    fitted on that checkpoint."""
+    config, info = run.config, run.dataset_info
+    detector = _fitted(run.workdir / DETECTOR, config, restored.step)
+    if detector is None:
+      raise ValueError(f"{run.workdir} has no SVMs for step {restored.step} (stages 4-5 "
+                       "run after training: run the same train command to fit them)")
+    features = FeatureFn(config, restored.model, info)
+    return self.detector(config, info, run.workdir, detector, features, split,
+                         restored.mesh, name)
+
+
+def search_settings(config) -> dict:
+  return dict(config.search.to_dict(), max_proposals=config.max_proposals)
+
+
+def proposals(config, workdir, split: det_data.DetectionSplit,
+              compute: bool = True) -> proposal_cache.ProposalCache:
+  """Stage 1 for `split`: its proposals, from <workdir>/proposals/<split>.npz (computed
+  there first when `compute`)."""
+  path = pathlib.Path(workdir) / PROPOSALS / f"{split.split}.npz"
+  if not compute and not path.exists():
+    raise FileNotFoundError(path)
+  settings = config.search.to_dict()
+  return proposal_cache.compute(split, path, settings, config.max_proposals)
+
+
+def _save_recall(config, run: runs.Run, *splits: det_data.DetectionSplit) -> None:
+  path = run.workdir / PROPOSALS / "recall.json"
+  if path.exists() or not parallel.is_primary():
+    return
+  summary = {}
+  for split in splits:
+    cache = proposals(config, run.workdir, split)
+    summary[split.split] = {
+        "images": len(split), "proposals_per_image": len(cache.boxes) / max(1, len(split)),
+        "recall_iou50": proposal_cache.recall(cache, split, 0.5)}
+  runs.save_json(path, summary)
+  print("proposals: " + "; ".join(
+      f"{s} {v['proposals_per_image']:.0f} per image, recall {v['recall_iou50']:.3f} at "
+      f"IoU 0.5" for s, v in summary.items()))
+
+
+def detector_options(config) -> rcnn_detector.DetectorOptions:
+  return rcnn_detector.DetectorOptions(
+      svm=rcnn.SVMOptions(C=config.svm_C, positive_weight=config.svm_positive_weight),
+      negative_iou=config.negative_iou, regression_iou=config.regression_iou,
+      regression_alpha=config.regression_alpha, nms_threshold=config.nms_threshold,
+      max_detections=config.max_detections)
+
+
+def detector_settings(config) -> str:
+  """What the SVMs and regressors depend on besides the checkpoint."""
+  keys = ("feature", "regression_feature", "svm_C", "svm_positive_weight", "negative_iou",
+          "regression_iou", "regression_alpha", "nms_threshold", "max_detections",
+          "train_examples")
+  return json.dumps({k: config[k] for k in keys}, sort_keys=True)
+
+
+def _fitted(path: pathlib.Path, config, step: int) -> rcnn_detector.Detector | None:
+  """The detector at `path` if it was fitted on `step` with the config's settings."""
+  if not path.exists():
+    return None
+  detector = rcnn_detector.load(path)
+  if detector.step != step or detector.settings != detector_settings(config):
+    return None
+  return detector
+
+
+def dataset_info(config, split: det_data.DetectionSplit, pretrained: dict | None) -> dict:
+  """What evaluating the run needs: classes, channels, normalisation; the CNN's input is
+  one warped window."""
+  mean, std = detection.normalisation(split, pretrained)
+  return {"class_names": list(split.class_names), "channels": int(split.channels),
+          "mean": mean, "std": std,
+          "image_shape": [config.warp_size, config.warp_size, int(split.channels)]}
+
+
+def _stack(split: det_data.DetectionSplit) -> np.ndarray:
+  """The split's images as one uint8 array [N, H, W, C] (fine-tuning warps from it)."""
+  shapes = {split.image(i).shape for i in range(min(len(split), 50))}
+  if len(shapes) > 1:
+    raise ValueError(f"R-CNN fine-tunes on images of one size (the digit canvases); "
+                     f"{split.name} has several ({', '.join(map(str, sorted(shapes)))})")
+  return np.stack([split.image(i) for i in range(len(split))])
+
+
+def _pretrained(config, channels: int) -> dict:
+  """`config.init_from`'s weights, refused unless its input is one warped window."""
+  pretrained = detection._pretrained(config, channels)
+  shape = list(pretrained["info"]["image_shape"][:2])
+  if shape != [config.warp_size, config.warp_size]:
+    raise ValueError(f"config.init_from={config.init_from!r} was trained on {shape[0]}×"
+                     f"{shape[1]} images; this run warps windows to config.warp_size="
+                     f"{config.warp_size}")
+  return pretrained
+
+
+def init_from(params: dict, pretrained: dict, config) -> dict:
+  """`params` with every layer of the classification run but its last (the paper's:
+  the 1000-way classifier is replaced by a randomly initialised (N + 1)-way one)."""
+  source = jax.tree_util.tree_flatten_with_path(jax.device_get(pretrained["params"]))[0]
+  source = {jax.tree_util.keystr(k): np.asarray(v) for k, v in source}
+  flat, tree = jax.tree_util.tree_flatten_with_path(jax.device_get(params))
+  out, fresh = [], []
+  for path, value in flat:
+    name = jax.tree_util.keystr(path)
+    src = source.get(name)
+    if src is not None and src.shape == value.shape:
+      out.append(src.astype(value.dtype))
+      continue
+    if src is None or src.shape[:-1] != value.shape[:-1]:
+      raise ValueError(f"config.init_from={config.init_from!r}: parameter {name} is "
+                       f"{None if src is None else src.shape}, this run's is {value.shape}")
+    out.append(np.asarray(value))
+    fresh.append(name)  # the classifier's outputs: N + 1 here
+  if len(fresh) > 2:  # a kernel and a bias
+    raise ValueError(f"config.init_from={config.init_from!r}: {len(fresh)} parameters "
+                     f"differ in their output size ({', '.join(fresh)}); only the last "
+                     "layer may")
+  return jax.tree_util.tree_unflatten(tree, out)
+
+
+class FeatureFn:
+  """The fine-tuned CNN as a feature extractor: windows of images warped as in training,
+  then `config.feature` and `config.regression_feature`, flattened."""
+
+  def __init__(self, config, model: nn.Module, info: dict):
+    self._config = config
+    self._mean = np.asarray(info["mean"], np.float32)
+    self._std = np.asarray(info["std"], np.float32)
+    names = (config.feature, config.regression_feature)
+
+    def run(variables, images, boxes, index):
+      crops = rcnn.warp_regions(images, boxes, config.warp_size, config.context,
+                                config.square, image_index=index)
+      found = extract_features(model, variables, crops)
+      missing = [n for n in names if n not in found]
+      if missing:
+        raise ValueError(f"{config.model} records no feature {missing[0]!r} (config."
+                         f"feature / config.regression_feature); it records "
+                         f"{', '.join(found)}")
+      return tuple(found[n].reshape(len(crops), -1) for n in names)
+
+    self._run = jax.jit(run)
+
+  def _windows(self, variables, images: np.ndarray, boxes: np.ndarray, index: np.ndarray):
+    """Features of windows `boxes` [K, 4] of `images[index]`, in fixed-size calls."""
+    size = self._config.feature_batch_size
+    stack = (np.asarray(images, np.float32) - self._mean) / self._std
+    outs = []
+    for start in range(0, len(boxes), size):
+      part = slice(start, start + size)
+      b = np.zeros((size, 4), np.float32)
+      i = np.zeros(size, np.int32)
+      n = len(boxes[part])
+      b[:n], i[:n] = boxes[part], index[part]
+      b[n:] = [0, 0, 1, 1]
+      outs.append([np.asarray(x)[:n] for x in self._run(variables, stack, b, i)])
+    if not outs:
+      return (np.zeros((0, 0), np.float32),) * 2
+    return tuple(np.concatenate(parts) for parts in zip(*outs))
+
+  def of_image(self, variables, image: np.ndarray,
+               boxes: np.ndarray) -> rcnn_detector.RegionFeatures:
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    features, regression = self._windows(variables, image[None], boxes,
+                                         np.zeros(len(boxes), np.int32))
+    return rcnn_detector.RegionFeatures(boxes, features, regression)
+
+  def of_split(self, variables, split: det_data.DetectionSplit, cache, *,
+               with_ground_truth: bool,
+               group: int = 16) -> list[rcnn_detector.RegionFeatures]:
+    """Every image's windows (its ground truth first when `with_ground_truth`, then its
+    proposals) and their features, `group` images per CNN pass."""
+    out = []
+    with tqdm.tqdm(total=len(split), unit="image", desc="features", leave=False,
+                   disable=None, dynamic_ncols=True) as bar:
+      for first in range(0, len(split), group):
+        ids = range(first, min(first + group, len(split)))
+        boxes = [np.concatenate(
+            ([np.asarray(split.records[i]["boxes"], np.float32).reshape(-1, 4)]
+             if with_ground_truth else []) + [np.asarray(cache[i], np.float32)])
+            for i in ids]
+        index = np.concatenate([np.full(len(b), k, np.int32) for k, b in enumerate(boxes)])
+        images = np.stack([split.image(i) for i in ids])
+        features, regression = self._windows(variables, images, np.concatenate(boxes),
+                                             index)
+        offsets = np.cumsum([0] + [len(b) for b in boxes])
+        out.extend(rcnn_detector.RegionFeatures(b, features[a:z], regression[a:z])
+                   for b, a, z in zip(boxes, offsets[:-1], offsets[1:]))
+        bar.update(len(ids))
+    return out

@@ -1,0 +1,103 @@
+"""R-CNN as a staged run (jcnn.tasks.rcnn) on canvases of scikit-learn's digits: every
+stage's output lands in the run folder, a rerun skips them, `eval detect` scores the run
+as the trainer did, and bad input is refused with one line."""
+import json
+
+import numpy as np
+import pytest
+
+from eval.commands import detect
+from jcnn import runs, tasks
+from jcnn.tasks import rcnn
+from train import trainer
+
+
+def _config(**overrides):
+  c = tasks.default_config("rcnn")
+  c.dataset = "digits_detection"
+  c.canvas.update(size=64, max_digits=4, min_digit_size=12, max_digit_size=28,
+                  num_train=1000, num_test=200)
+  c.train_examples, c.eval_examples = 24, 12
+  c.max_proposals = 100
+  c.num_train_steps, c.checkpoint_every_steps, c.log_every_steps = 6, 3, 3
+  c.eval_batches = 2
+  c.update(overrides)
+  return c
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("rcnn")
+  return workdir, trainer.train_and_evaluate(_config(), str(workdir))
+
+
+def test_every_stage_keeps_its_output_in_the_run(trained):
+  workdir, result = trained
+  assert {"map50", "map50_11pt", "coco_ap", "top1", "step"} <= set(result)
+  assert result["step"] == 6 and 0.0 <= result["map50"] <= 1.0
+  for name in ("proposals/train.npz", "proposals/test.npz", "proposals/recall.json",
+               "detector.npz"):
+    assert (workdir / name).exists(), name
+  recall = json.loads((workdir / "proposals/recall.json").read_text())
+  assert 0.5 < recall["train"]["recall_iou50"] <= 1.0
+  records = runs.Run.open(workdir).records("detect")
+  assert records[-1]["step"] == 6 and records[-1]["map50"] == pytest.approx(result["map50"])
+
+
+def test_eval_detect_scores_the_run_as_training_did(trained):
+  workdir, result = trained
+  report = detect.evaluate(str(workdir))
+  assert report["map50"] == pytest.approx(result["map50"], abs=1e-6)
+  assert report["num_images"] == 12 and report["step"] == 6
+
+
+def test_a_run_killed_before_its_svms_fits_them_and_nothing_else(trained, tmp_path):
+  workdir, result = trained
+  import shutil
+  copy = tmp_path / "copy"
+  shutil.copytree(workdir, copy)
+  (copy / "train.lock").unlink(missing_ok=True)
+  (copy / rcnn.DETECTOR).unlink()
+  train_records = len(runs.Run.open(copy).records("train"))
+  again = trainer.train_and_evaluate(_config(), str(copy))
+  assert again["map50"] == pytest.approx(result["map50"], abs=1e-6)
+  assert len(runs.Run.open(copy).records("train")) == train_records  # no step retrained
+  assert (copy / rcnn.DETECTOR).exists()
+
+
+def test_init_from_a_run_of_another_input_size_is_refused(tmp_path):
+  from train.configs import default
+  source = default.get_config()                       # LeNet-5 on 32×32 digits
+  source.num_train_steps, source.checkpoint_every_steps = 2, 2
+  trainer.train_and_evaluate(source, str(tmp_path / "classifier"))
+  with pytest.raises(ValueError, match="trained on 32×32 images; this run warps windows "
+                     "to config.warp_size=28"):
+    trainer.train_and_evaluate(_config(init_from=str(tmp_path / "classifier"), warp_size=28,
+                                       model="lenet5"), str(tmp_path / "run"))
+
+
+def test_init_from_copies_every_layer_but_the_classifier(tmp_path):
+  import jax
+  from jcnn.models import registry
+  model = registry.create("lenet5", num_classes=11)
+  params = model.init(jax.random.PRNGKey(0), np.zeros((1, 32, 32, 1)))["params"]
+  source = registry.create("lenet5", num_classes=10).init(
+      jax.random.PRNGKey(1), np.zeros((1, 32, 32, 1)))["params"]
+  out = rcnn.init_from(params, {"params": source}, _config())
+  np.testing.assert_array_equal(out["c1"]["kernel"], source["c1"]["kernel"])
+  np.testing.assert_array_equal(out["output"]["kernel"], params["output"]["kernel"])
+
+
+def test_a_changed_search_setting_is_refused_in_the_same_run(trained):
+  workdir, _ = trained
+  config = _config()
+  config.search.min_box_size = 4
+  with pytest.raises(ValueError, match="search"):
+    trainer.train_and_evaluate(config, str(workdir))
+
+
+def test_rcnn_runs_are_scored_only_as_detectors(trained):
+  workdir, _ = trained
+  from eval import score
+  with pytest.raises(ValueError, match="eval detect"):
+    score.score(runs.Run.open(workdir))

@@ -1,0 +1,35 @@
+"""R-CNN on MNIST-detection canvases, sized for a 2-core CPU.
+
+    JCNN_DATA_DIR=<data> python -m train --config train/configs/lenet5_mnist.py  # stage 2
+    JCNN_DATA_DIR=<data> python -m train --config train/configs/rcnn_mnist.py
+    python -m eval detect --workdir runs/rcnn_mnist
+
+The stages (jcnn/tasks/rcnn.py): selective search (fast mode, boxes of 8 px and up) on
+2,000 training and 500 test canvases of faster_rcnn_mnist.py's generator; LeNet-5
+pre-trained on MNIST (runs/lenet5_mnist); fine-tuned on windows warped to its 32×32
+input with 6 px of context (the framing of an MNIST digit padded to 32, which the
+pre-trained net saw), 128 windows a batch, 32 of them foreground; linear SVMs on F6 (84
+units: fc7's place) with rbg's hard-negative mining; ridge box regression on S4 (pool5's
+place); NMS 0.3.
+
+Measured: MEASURED
+"""
+from train.configs import default
+
+
+def get_config():
+  c = default.base("rcnn")
+  c.name = "rcnn_mnist"
+  c.model = "lenet5"
+  c.dataset = "mnist_detection"
+  c.train_examples = 2000
+  c.eval_examples = 500
+  c.init_from = "runs/lenet5_mnist"
+  c.context = 6
+  c.optimizer = "adam"
+  c.learning_rate = 3e-4
+  c.schedule = "cosine"
+  c.num_train_steps = 2000
+  c.checkpoint_every_steps = 500
+  c.log_every_steps = 50
+  return c
