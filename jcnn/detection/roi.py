@@ -341,7 +341,8 @@ def _spatial_pyramid_pool(x, *, levels):
   return jnp.concatenate(outputs, axis=1)
 
 
-def spp_project_boxes(boxes: jax.Array, stride: int) -> jax.Array:
+def spp_project_boxes(boxes: jax.Array, stride: float,
+                      offset: float | None = None) -> jax.Array:
   """SPP-net's mapping of image windows onto feature-map cells (He et al. 2014, App. A).
 
   Left/top edges map to floor(x / S) + 1 and right/bottom edges to ceil(x / S) - 1, the
@@ -349,9 +350,16 @@ def spp_project_boxes(boxes: jax.Array, stride: int) -> jax.Array:
   floor(p / 2) per layer). A window smaller than about 2S maps to an inverted range;
   `roi_pool` and `roi_spatial_pyramid_pool` read it as the single cell at its left/top.
 
+  With `offset`, the same rule for a network of any padding: cell i's centre is at
+  offset + i * S (the `start` and `jump` of `jcnn.analysis.receptive_field`; LeNet-5's
+  unpadded convolutions put S4's first centre at 7.5 px), a window maps to exactly the
+  cells whose centres it holds, and to the cell nearest its centre when it holds none.
+
   Args:
-    boxes: [..., 4] xyxy image coordinates.
+    boxes: [..., 4] xyxy image coordinates (pixel k covers [k, k + 1)).
     stride: the feature map's total stride S (16 for ZF-5's conv5).
+    offset: the centre of the first cell in image coordinates, or None for the paper's
+      padding.
 
   Returns:
     int32 [..., 4] inclusive cell coordinates (x1', y1', x2', y2').
@@ -359,7 +367,9 @@ def spp_project_boxes(boxes: jax.Array, stride: int) -> jax.Array:
   boxes = jnp.asarray(boxes, jnp.float32)
   if boxes.shape[-1] != 4 or stride < 1:
     raise ValueError(f"need boxes [..., 4] and stride >= 1, got {boxes.shape}, {stride!r}")
-  return _spp_project(boxes, stride)
+  if offset is None:
+    return _spp_project(boxes, stride)
+  return _centre_project(boxes, float(stride), float(offset))
 
 
 @jax.jit
@@ -369,9 +379,20 @@ def _spp_project(boxes, stride):
   return jnp.concatenate([low, high], axis=-1).astype(jnp.int32)
 
 
-def roi_spatial_pyramid_pool(features: jax.Array, boxes: jax.Array, stride: int,
+@jax.jit
+def _centre_project(boxes, stride, offset):
+  low = jnp.ceil(_divide(boxes[..., :2] - offset, stride))
+  high = jnp.floor(_divide(boxes[..., 2:] - offset, stride))
+  centre = jnp.floor(_divide((boxes[..., :2] + boxes[..., 2:]) / 2 - offset, stride) + 0.5)
+  empty = high < low
+  low, high = jnp.where(empty, centre, low), jnp.where(empty, centre, high)
+  return jnp.concatenate([low, high], axis=-1).astype(jnp.int32)
+
+
+def roi_spatial_pyramid_pool(features: jax.Array, boxes: jax.Array, stride: float,
                              levels: Sequence[int] = (6, 3, 2, 1),
-                             batch_indices: jax.Array | None = None) -> jax.Array:
+                             batch_indices: jax.Array | None = None,
+                             offset: float | None = None) -> jax.Array:
   """SPP-net for detection: a pyramid of RoI max pools over each window's projection.
 
   Windows are projected with `spp_project_boxes`, then each level pools the projected
@@ -383,12 +404,13 @@ def roi_spatial_pyramid_pool(features: jax.Array, boxes: jax.Array, stride: int,
     stride: the feature map's total stride.
     levels: bins per side; SPP-net's detector uses {6, 3, 2, 1} (50 bins).
     batch_indices: int [K], the image of each window (needed when batch > 1).
+    offset: the centre of the first cell (`spp_project_boxes`), or None.
 
   Returns:
     [K, sum(n * n) * channels], flattened as `spatial_pyramid_pool`.
   """
   boxes, batch_indices = _regions(features, boxes, batch_indices)
-  cells = spp_project_boxes(boxes, stride).astype(boxes.dtype)
+  cells = spp_project_boxes(boxes, stride, offset).astype(boxes.dtype)
   outputs = _roi_pool(features, cells, batch_indices, 1.0,
                       output_sizes=tuple(to_pair(n, "pyramid level") for n in levels))
   return jnp.concatenate([o.reshape(cells.shape[0], -1) for o in outputs], axis=1)

@@ -26,13 +26,20 @@ class LeNet5(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    """x: [batch, 32, 32, 1] -> logits [batch, num_classes]."""
-    check_input_size("lenet5", x, (32, 32, 1))
+    """x: [batch, 32, 32, 1] -> logits [batch, num_classes].
+
+    Larger inputs run up to C5's map (SPP-net reads S4 of a whole image, cut with
+    `features.run_to_feature`); F6 reads a 1×1 map only.
+    """
+    check_input_size("lenet5", x, (32, 32, 1), at_least=True)
+    image = x
     act = choice("activation", ACTIVATIONS, self.activation)
     pool = functools.partial(choice("pooling", _POOLS, self.pooling), window=2, stride=2)
     x = record(self, "s2", pool(act(Conv(6, (5, 5), padding="VALID", name="c1")(x))))
     x = record(self, "s4", pool(act(Conv(16, (5, 5), padding="VALID", name="c3")(x))))
     x = record(self, "c5_out", act(Conv(120, (5, 5), padding="VALID", name="c5")(x)))
+    if x.shape[1:3] != (1, 1):
+      check_input_size("lenet5", image, (32, 32, 1))
     x = act(nn.Dense(84, name="f6")(x.reshape(x.shape[0], -1)))
     # F6 as a 1×1 map, like C5: R-CNN's SVMs read it where AlexNet's read fc7.
     record(self, "f6_out", x[:, None, None, :])

@@ -10,14 +10,14 @@ add a regression toy to prove the loop is not classification-shaped).
 """
 import ml_collections
 
-from jcnn.tasks import base, classification, detection, rcnn
+from jcnn.tasks import base, classification, detection, rcnn, sppnet
 from jcnn.tasks.base import Evaluator, Task, Training, all_finite, apply_fn
 
 __all__ = ["DETECTORS", "Evaluator", "Task", "Training", "all_finite", "apply_fn",
            "default_config", "get", "identity", "names", "register", "validate"]
 
 # Tasks whose runs are detectors: `eval detect` and `eval predict` score and draw them.
-DETECTORS = ("detection", "rcnn")
+DETECTORS = ("detection", "rcnn", "sppnet")
 
 _TASKS: dict[str, Task] = {}
 
@@ -75,3 +75,4 @@ def identity(config: ml_collections.ConfigDict) -> tuple[str, ...]:
 register(classification.Classification())
 register(detection.Detection())
 register(rcnn.RCNN())
+register(sppnet.SPPNet())

@@ -47,63 +47,22 @@ class RCNN(base.Task):
               "foreground_iou", "positives")
 
   def fields(self) -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
+    c = shared_fields()
     c.model = "lenet5"             # a zoo classifier taking warp_size² inputs
-    c.dataset = "mnist_detection"  # jcnn.data.detection.DATASETS
-    c.canvas = ml_collections.ConfigDict(dataclasses.asdict(det_data.CanvasConfig()))
-    c.best_metric = "top1"         # of the eval windows (IoU >= 0.5: class, else background)
-    # Stage 1: selective search (jcnn.detection.selective_search's keywords).
-    c.search = ml_collections.ConfigDict({"strategy": "fast", "min_box_size": 8})
-    c.max_proposals = 2000
-    # Stage 2.
-    c.init_from = ""               # a classification run of config.model
     # Stage 3: windows, warped as the paper's.
     c.warp_size = 32               # crop side (227 in the paper; the model's input side)
     c.context = 2                  # pixels of context at the crop's scale (16 of 227)
     c.square = False               # True: the tightest square with context (isotropic)
-    c.foreground_iou = 0.5
-    c.batch_size = 128             # windows per batch ...
-    c.positives = 32               # ... of which foreground
-    c.eval_batch_size = 128
-    c.eval_batches = 20            # fine-tuning's evaluation: this many batches of eval windows
-    c.label_smoothing = 0.0
-    # Stages 4 and 5: SVMs and box regressors (rbg's rcnn_train defaults).
     c.feature = "f6_out"           # the SVMs' features (fc7 in the paper)
     c.regression_feature = "s4"    # the regressors' features (pool5 in the paper)
-    c.svm_C = 1e-3
-    c.svm_positive_weight = 2.0
-    c.negative_iou = 0.3
-    c.regression_iou = 0.6
-    c.regression_alpha = 1000.0
-    # Stage 6.
-    c.nms_threshold = 0.3
-    c.max_detections = 100
-    c.feature_batch_size = 512     # windows per CNN call when computing features
     return c
 
   def validate(self, config: ml_collections.ConfigDict) -> None:
-    models.info(config.model)
-    det_data.CanvasConfig(**config.canvas.to_dict())
-    if config.dataset not in det_data.DATASETS:
-      raise ValueError(f"unknown detection dataset {config.dataset!r} (config.dataset); "
-                       f"choose from {', '.join(det_data.DATASETS)}")
-    unit = lambda v: 0 <= v <= 1
+    validate_shared(config)
     base.check_fields(config, [
-        ("max_proposals", config.max_proposals > 0, "must be positive"),
         ("warp_size", config.warp_size > 0, "must be positive"),
         ("context", 0 <= 2 * config.context < config.warp_size,
          "must be in [0, config.warp_size / 2)"),
-        ("foreground_iou", unit(config.foreground_iou), "must be in [0, 1]"),
-        ("positives", 0 < config.positives <= config.batch_size,
-         "must be in [1, config.batch_size]"),
-        ("eval_batches", config.eval_batches > 0, "must be positive"),
-        ("negative_iou", unit(config.negative_iou), "must be in [0, 1]"),
-        ("regression_iou", unit(config.regression_iou), "must be in [0, 1]"),
-        ("svm_C", config.svm_C > 0, "must be positive"),
-        ("regression_alpha", config.regression_alpha > 0, "must be positive"),
-        ("nms_threshold", unit(config.nms_threshold), "must be in [0, 1]"),
-        ("max_detections", config.max_detections > 0, "must be positive"),
-        ("feature_batch_size", config.feature_batch_size > 0, "must be positive"),
     ])
 
   def model(self, config: ml_collections.ConfigDict, dataset_info: dict) -> nn.Module:
@@ -118,8 +77,9 @@ class RCNN(base.Task):
                        "with train.trainer.train_and_evaluate")
     train_split = self.load_split(config, config.train_split)
     eval_split = self.load_split(config, config.eval_split)
-    pretrained = _pretrained(config, train_split.channels) if config.init_from else None
-    info = dataset_info(config, train_split, pretrained)
+    pretrained = (self.pretrained(config, train_split.channels) if config.init_from
+                  else None)
+    info = self.dataset_info(config, train_split, pretrained)
     found = {}
     for name, split in (("train", train_split), ("eval", eval_split)):
       cache = proposals(config, run.workdir, split)
@@ -135,12 +95,11 @@ class RCNN(base.Task):
 
     def window_batches(name, *, size, epoch, start, num_batches):
       split, images, windows = found[name]
-      for batch in regions.batches(
-          split, windows, images, size=config.warp_size, context=config.context,
-          num_batches=num_batches, batch_size=size,
+      for batch in self.batches(
+          config, split, windows, images, num_batches=num_batches, batch_size=size,
           positives=max(1, size * config.positives // config.batch_size),
-          square=config.square, mean=info["mean"], std=info["std"], seed=config.seed,
-          epoch=epoch, start_batch=start):
+          mean=info["mean"], std=info["std"], seed=config.seed, epoch=epoch,
+          start_batch=start):
         yield {**batch, "mask": np.ones(len(batch["label"]), np.float32)}
 
     steps = -(-per_epoch // config.batch_size)
@@ -156,7 +115,7 @@ class RCNN(base.Task):
             "train", size=config.batch_size, epoch=epoch, start=start, num_batches=steps),
         evaluators=(evaluator,), progress=("loss", "top1"),
         init_params=None if pretrained is None else (
-            lambda params: init_from(params, pretrained, config)))
+            lambda params: self.init_from(params, pretrained, config)))
 
   def evaluator(self, config: ml_collections.ConfigDict, dataset_info: dict,
                 apply_fn: Callable, mesh: Mesh, split: str):
@@ -168,7 +127,7 @@ class RCNN(base.Task):
     detector's VOC and COCO AP on the eval split, logged as split "detect"."""
     info = run.dataset_info
     path = run.workdir / DETECTOR
-    features = FeatureFn(config, self.model(config, info), info)
+    features = FeatureFn(config, self.feature_fn(config, self.model(config, info)), info)
     detector = _fitted(path, config, step)
     if detector is None:
       split = self.load_split(config, config.train_split)
@@ -191,6 +150,54 @@ class RCNN(base.Task):
 
   def load_split_from(self, config, spec: str) -> det_data.DetectionSplit:
     return detection.load_split_from(spec)
+
+  def batches(self, config, split: det_data.DetectionSplit, windows: regions.Windows,
+              images: np.ndarray, **sampling):
+    """Fine-tuning batches of `windows` (`regions.sampled`'s arguments): warped crops."""
+    return regions.batches(split, windows, images, size=config.warp_size,
+                           context=config.context, square=config.square, **sampling)
+
+  def feature_fn(self, config, model: nn.Module) -> Callable:
+    """`(variables, images, boxes, index) -> (features, regression)`, each [K, D]: the
+    windows warped and run through the whole CNN, `config.feature` and
+    `config.regression_feature` read."""
+    names = (config.feature, config.regression_feature)
+
+    def run(variables, images, boxes, index):
+      crops = rcnn.warp_regions(images, boxes, config.warp_size, config.context,
+                                config.square, image_index=index)
+      found = extract_features(model, variables, crops)
+      missing = [n for n in names if n not in found]
+      if missing:
+        raise ValueError(f"{config.model} records no feature {missing[0]!r} (config."
+                         f"feature / config.regression_feature); it records "
+                         f"{', '.join(found)}")
+      return tuple(found[n].reshape(len(crops), -1) for n in names)
+
+    return run
+
+  def dataset_info(self, config, split: det_data.DetectionSplit,
+                   pretrained: dict | None) -> dict:
+    """What evaluating the run needs: classes, channels, normalisation; the CNN's input
+    is one warped window."""
+    mean, std = detection.normalisation(split, pretrained)
+    return {"class_names": list(split.class_names), "channels": int(split.channels),
+            "mean": mean, "std": std,
+            "image_shape": [config.warp_size, config.warp_size, int(split.channels)]}
+
+  def pretrained(self, config, channels: int) -> dict:
+    """`config.init_from`'s weights, refused unless its input is one warped window."""
+    pretrained = detection._pretrained(config, channels)
+    shape = list(pretrained["info"]["image_shape"][:2])
+    if shape != [config.warp_size, config.warp_size]:
+      raise ValueError(f"config.init_from={config.init_from!r} was trained on {shape[0]}×"
+                       f"{shape[1]} images; this run warps windows to config.warp_size="
+                       f"{config.warp_size}")
+    return pretrained
+
+  def init_from(self, params: dict, pretrained: dict, config) -> dict:
+    """Every layer of the classification run but its last (`init_from`)."""
+    return init_from(params, pretrained, config)
 
   def detector(self, config, info: dict, workdir, detector: rcnn_detector.Detector,
                features: "FeatureFn", split: det_data.DetectionSplit, mesh: Mesh,
@@ -217,9 +224,64 @@ class RCNN(base.Task):
     if detector is None:
       raise ValueError(f"{run.workdir} has no SVMs for step {restored.step} (stages 4-5 "
                        "run after training: run the same train command to fit them)")
-    features = FeatureFn(config, restored.model, info)
+    features = FeatureFn(config, self.feature_fn(config, restored.model), info)
     return self.detector(config, info, run.workdir, detector, features, split,
                          restored.mesh, name)
+
+
+def shared_fields() -> ml_collections.ConfigDict:
+  """The fields R-CNN and SPP-net share: data, proposals, sampling, SVMs, regressors."""
+  c = ml_collections.ConfigDict()
+  c.dataset = "mnist_detection"  # jcnn.data.detection.DATASETS
+  c.canvas = ml_collections.ConfigDict(dataclasses.asdict(det_data.CanvasConfig()))
+  c.best_metric = "top1"         # of the eval windows (IoU >= 0.5: class, else background)
+  # Stage 1: selective search (jcnn.detection.selective_search's keywords).
+  c.search = ml_collections.ConfigDict({"strategy": "fast", "min_box_size": 8})
+  c.max_proposals = 2000
+  # Stage 2.
+  c.init_from = ""               # a classification run of config.model
+  # Stage 3: fine-tuning windows.
+  c.foreground_iou = 0.5
+  c.batch_size = 128             # windows per batch ...
+  c.positives = 32               # ... of which foreground
+  c.eval_batch_size = 128
+  c.eval_batches = 20            # fine-tuning's evaluation: this many batches of eval windows
+  c.label_smoothing = 0.0
+  # Stages 4 and 5: SVMs and box regressors (rbg's rcnn_train defaults).
+  c.svm_C = 1e-3
+  c.svm_positive_weight = 2.0
+  c.negative_iou = 0.3
+  c.regression_iou = 0.6
+  c.regression_alpha = 1000.0
+  # Stage 6.
+  c.nms_threshold = 0.3
+  c.max_detections = 100
+  c.feature_batch_size = 512     # windows per CNN call when computing features
+  return c
+
+
+def validate_shared(config: ml_collections.ConfigDict) -> None:
+  """Refuses a bad value of a `shared_fields` field, naming it."""
+  models.info(config.model)
+  det_data.CanvasConfig(**config.canvas.to_dict())
+  if config.dataset not in det_data.DATASETS:
+    raise ValueError(f"unknown detection dataset {config.dataset!r} (config.dataset); "
+                     f"choose from {', '.join(det_data.DATASETS)}")
+  unit = lambda v: 0 <= v <= 1
+  base.check_fields(config, [
+      ("max_proposals", config.max_proposals > 0, "must be positive"),
+      ("foreground_iou", unit(config.foreground_iou), "must be in [0, 1]"),
+      ("positives", 0 < config.positives <= config.batch_size,
+       "must be in [1, config.batch_size]"),
+      ("eval_batches", config.eval_batches > 0, "must be positive"),
+      ("negative_iou", unit(config.negative_iou), "must be in [0, 1]"),
+      ("regression_iou", unit(config.regression_iou), "must be in [0, 1]"),
+      ("svm_C", config.svm_C > 0, "must be positive"),
+      ("regression_alpha", config.regression_alpha > 0, "must be positive"),
+      ("nms_threshold", unit(config.nms_threshold), "must be in [0, 1]"),
+      ("max_detections", config.max_detections > 0, "must be positive"),
+      ("feature_batch_size", config.feature_batch_size > 0, "must be positive"),
+  ])
 
 
 def search_settings(config) -> dict:
@@ -266,7 +328,7 @@ def detector_settings(config) -> str:
   keys = ("feature", "regression_feature", "svm_C", "svm_positive_weight", "negative_iou",
           "regression_iou", "regression_alpha", "nms_threshold", "max_detections",
           "train_examples")
-  return json.dumps({k: config[k] for k in keys}, sort_keys=True)
+  return json.dumps({k: config.get(k) for k in keys}, sort_keys=True)
 
 
 def _fitted(path: pathlib.Path, config, step: int) -> rcnn_detector.Detector | None:
@@ -279,15 +341,6 @@ def _fitted(path: pathlib.Path, config, step: int) -> rcnn_detector.Detector | N
   return detector
 
 
-def dataset_info(config, split: det_data.DetectionSplit, pretrained: dict | None) -> dict:
-  """What evaluating the run needs: classes, channels, normalisation; the CNN's input is
-  one warped window."""
-  mean, std = detection.normalisation(split, pretrained)
-  return {"class_names": list(split.class_names), "channels": int(split.channels),
-          "mean": mean, "std": std,
-          "image_shape": [config.warp_size, config.warp_size, int(split.channels)]}
-
-
 def _stack(split: det_data.DetectionSplit) -> np.ndarray:
   """The split's images as one uint8 array [N, H, W, C] (fine-tuning warps from it)."""
   shapes = {split.image(i).shape for i in range(min(len(split), 50))}
@@ -295,17 +348,6 @@ def _stack(split: det_data.DetectionSplit) -> np.ndarray:
     raise ValueError(f"R-CNN fine-tunes on images of one size (the digit canvases); "
                      f"{split.name} has several ({', '.join(map(str, sorted(shapes)))})")
   return np.stack([split.image(i) for i in range(len(split))])
-
-
-def _pretrained(config, channels: int) -> dict:
-  """`config.init_from`'s weights, refused unless its input is one warped window."""
-  pretrained = detection._pretrained(config, channels)
-  shape = list(pretrained["info"]["image_shape"][:2])
-  if shape != [config.warp_size, config.warp_size]:
-    raise ValueError(f"config.init_from={config.init_from!r} was trained on {shape[0]}×"
-                     f"{shape[1]} images; this run warps windows to config.warp_size="
-                     f"{config.warp_size}")
-  return pretrained
 
 
 def init_from(params: dict, pretrained: dict, config) -> dict:
@@ -334,26 +376,19 @@ def init_from(params: dict, pretrained: dict, config) -> dict:
 
 
 class FeatureFn:
-  """The fine-tuned CNN as a feature extractor: windows of images warped as in training,
-  then `config.feature` and `config.regression_feature`, flattened."""
+  """A fine-tuned network as a feature extractor over windows of whole images.
 
-  def __init__(self, config, model: nn.Module, info: dict):
+  Args:
+    config: the run's config (`feature_batch_size`: windows per call).
+    run: `(variables, images [B, H, W, C] normalised, boxes [K, 4], index [K]) ->
+      (features [K, D], regression [K, Dr])` (`RCNN.feature_fn`), jitted here.
+    info: the run's dataset info (the normalisation).
+  """
+
+  def __init__(self, config, run: Callable, info: dict):
     self._config = config
     self._mean = np.asarray(info["mean"], np.float32)
     self._std = np.asarray(info["std"], np.float32)
-    names = (config.feature, config.regression_feature)
-
-    def run(variables, images, boxes, index):
-      crops = rcnn.warp_regions(images, boxes, config.warp_size, config.context,
-                                config.square, image_index=index)
-      found = extract_features(model, variables, crops)
-      missing = [n for n in names if n not in found]
-      if missing:
-        raise ValueError(f"{config.model} records no feature {missing[0]!r} (config."
-                         f"feature / config.regression_feature); it records "
-                         f"{', '.join(found)}")
-      return tuple(found[n].reshape(len(crops), -1) for n in names)
-
     self._run = jax.jit(run)
 
   def _windows(self, variables, images: np.ndarray, boxes: np.ndarray, index: np.ndarray):

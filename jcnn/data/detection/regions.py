@@ -4,6 +4,7 @@ window, and mini-batches of warped windows (rbg's Caffe WindowDataLayer).
   found = regions.windows(split, cache)                   # labels: 0 background, c + 1
   for batch in regions.batches(split, found, images, size=32, context=4, epoch=0):
     batch["image"] [128, 32, 32, C], batch["label"] [128]  # 32 foreground, 96 background
+  regions.sampled(...)                    # the same windows unwarped, on their images
 
 Batches follow `jcnn.data.batches`' reproducibility rule: each is drawn from a generator
 seeded by (seed, epoch, batch index), so a resumed run sees the batches an uninterrupted
@@ -52,25 +53,26 @@ def windows(split: DetectionSplit, cache, foreground_iou: float = 0.5) -> Window
                  iou.astype(np.float32))
 
 
-def batches(split: DetectionSplit, found: Windows, images: np.ndarray, *, size: int,
-            context: int, num_batches: int, batch_size: int = 128, positives: int = 32,
-            square: bool = False, mean: Sequence[float] = (0.0,),
-            std: Sequence[float] = (1.0,), seed: int = 0, epoch: int = 0,
-            start_batch: int = 0) -> Iterator[dict]:
-  """Mini-batches of warped windows: `positives` foreground and the rest background.
+def sampled(split: DetectionSplit, found: Windows, images: np.ndarray, *,
+            num_batches: int, batch_size: int = 128, positives: int = 32,
+            mean: Sequence[float] = (0.0,), std: Sequence[float] = (1.0,), seed: int = 0,
+            epoch: int = 0, start_batch: int = 0) -> Iterator[dict]:
+  """Mini-batches of windows on their images: `positives` foreground, the rest
+  background. SPP-net pools them from its conv map; `batches` warps them for R-CNN.
 
   Args:
     split: the split `found` was made from.
     found: its windows (`windows`).
     images: uint8 [N, H, W, C], the split's images at one size (the boxes' pixels).
-    size, context, square: the warp (`rcnn.warp_regions`).
     num_batches: batches in an epoch.
     batch_size, positives: the paper's 128 and 32.
     mean, std: per-channel normalisation of the 0-255 pixels.
     seed, epoch, start_batch: where in the run the batches are.
 
   Yields:
-    {"image": float32 [batch_size, size, size, C], "label": int32 [batch_size]}.
+    {"images": float32 [batch_size, H, W, C] (the batch's distinct images, normalised,
+    zero-padded so that every batch has one shape), "boxes": [batch_size, 4],
+    "index": int32 [batch_size] (each window's image), "label": int32 [batch_size]}.
   """
   if len(images) != len(split):
     raise ValueError(f"{len(images)} images for a split of {len(split)}")
@@ -78,10 +80,21 @@ def batches(split: DetectionSplit, found: Windows, images: np.ndarray, *, size: 
   for b in range(start_batch, num_batches):
     rng = np.random.default_rng([seed, epoch, b])
     chosen = rcnn.sample_regions(rng, found.labels, batch_size, positives)
-    # The batch's distinct images, padded to batch_size so that every batch has one shape.
     used, index = np.unique(found.image[chosen], return_inverse=True)
     stack = np.zeros((batch_size,) + images.shape[1:], np.float32)
     stack[:len(used)] = (images[used].astype(np.float32) - mean) / std
-    crops = rcnn.warp_regions(stack, found.boxes[chosen], size, context, square,
-                              image_index=index)
-    yield {"image": np.asarray(crops), "label": found.labels[chosen].astype(np.int32)}
+    yield {"images": stack, "boxes": found.boxes[chosen].astype(np.float32),
+           "index": index.astype(np.int32), "label": found.labels[chosen].astype(np.int32)}
+
+
+def batches(split: DetectionSplit, found: Windows, images: np.ndarray, *, size: int,
+            context: int, square: bool = False, **sampling) -> Iterator[dict]:
+  """R-CNN's mini-batches: `sampled`'s windows warped with context (`rcnn.warp_regions`).
+
+  Yields:
+    {"image": float32 [batch_size, size, size, C], "label": int32 [batch_size]}.
+  """
+  for batch in sampled(split, found, images, **sampling):
+    crops = rcnn.warp_regions(batch["images"], batch["boxes"], size, context, square,
+                              image_index=batch["index"])
+    yield {"image": np.asarray(crops), "label": batch["label"]}
