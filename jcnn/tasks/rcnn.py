@@ -17,7 +17,9 @@ folder so a rerun skips what is done and a killed run resumes in the stage it wa
 """
 import dataclasses
 import json
+import os
 import pathlib
+import shutil
 from typing import Callable
 
 import flax.linen as nn
@@ -238,6 +240,8 @@ def shared_fields() -> ml_collections.ConfigDict:
   # Stage 1: selective search (jcnn.detection.selective_search's keywords).
   c.search = ml_collections.ConfigDict({"strategy": "fast", "min_box_size": 8})
   c.max_proposals = 2000
+  c.proposals_from = ""          # a run whose proposals of the same images and settings
+                                 # are copied instead of searched again
   # Stage 2.
   c.init_from = ""               # a classification run of config.model
   # Stage 3: fine-tuning windows.
@@ -290,13 +294,24 @@ def search_settings(config) -> dict:
 
 def proposals(config, workdir, split: det_data.DetectionSplit,
               compute: bool = True) -> proposal_cache.ProposalCache:
-  """Stage 1 for `split`: its proposals, from <workdir>/proposals/<split>.npz (computed
-  there first when `compute`)."""
+  """Stage 1 for `split`: its proposals, from <workdir>/proposals/<split>.npz (copied
+  from `config.proposals_from`'s, or computed there first when `compute`)."""
   path = pathlib.Path(workdir) / PROPOSALS / f"{split.split}.npz"
+  source = pathlib.Path(config.proposals_from or workdir) / PROPOSALS / path.name
+  copied = not path.exists() and source.exists() and source != path
+  if copied:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, path.with_name(path.name + ".copy"))
+    os.replace(path.with_name(path.name + ".copy"), path)
   if not compute and not path.exists():
     raise FileNotFoundError(path)
-  settings = config.search.to_dict()
-  return proposal_cache.compute(split, path, settings, config.max_proposals)
+  try:
+    return proposal_cache.compute(split, path, config.search.to_dict(), config.max_proposals)
+  except ValueError as e:
+    if not copied:
+      raise
+    path.unlink()  # the copy is checked like any cache: other data or settings are refused
+    raise ValueError(f"config.proposals_from={config.proposals_from!r}: {e}") from None
 
 
 def _save_recall(config, run: runs.Run, *splits: det_data.DetectionSplit) -> None:

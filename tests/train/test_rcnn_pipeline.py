@@ -1,6 +1,6 @@
-"""R-CNN as a staged run (jcnn.tasks.rcnn) on canvases of scikit-learn's digits: every
-stage's output lands in the run folder, a rerun skips them, `eval detect` scores the run
-as the trainer did, and bad input is refused with one line."""
+"""R-CNN and SPP-net as staged runs (jcnn.tasks.rcnn, jcnn.tasks.sppnet) on canvases of
+scikit-learn's digits: every stage's output lands in the run folder, a rerun skips them,
+`eval detect` scores the run as the trainer did, and bad input is refused with one line."""
 import json
 
 import numpy as np
@@ -12,8 +12,8 @@ from jcnn.tasks import rcnn
 from train import trainer
 
 
-def _config(**overrides):
-  c = tasks.default_config("rcnn")
+def _config(task="rcnn", **overrides):
+  c = tasks.default_config(task)
   c.dataset = "digits_detection"
   c.canvas.update(size=64, max_digits=4, min_digit_size=12, max_digit_size=28,
                   num_train=1000, num_test=200)
@@ -101,3 +101,40 @@ def test_rcnn_runs_are_scored_only_as_detectors(trained):
   from eval import score
   with pytest.raises(ValueError, match="eval detect"):
     score.score(runs.Run.open(workdir))
+
+
+@pytest.fixture(scope="module")
+def spp_trained(trained, tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("sppnet")
+  config = _config("sppnet", proposals_from=str(trained[0]))
+  return workdir, trainer.train_and_evaluate(config, str(workdir))
+
+
+def test_sppnet_reuses_rcnns_proposals_and_is_scored_the_same_way(trained, spp_trained):
+  workdir, result = spp_trained
+  assert result["step"] == 6 and 0.0 <= result["map50"] <= 1.0
+  for split in ("train", "test"):
+    assert ((workdir / "proposals" / f"{split}.npz").read_bytes()
+            == (trained[0] / "proposals" / f"{split}.npz").read_bytes())
+  assert (workdir / rcnn.DETECTOR).exists()
+  info = runs.Run.open(workdir).dataset_info
+  assert info["image_shape"] == [64, 64, 1]              # whole canvases, not windows
+  report = detect.evaluate(str(workdir))
+  assert report["map50"] == pytest.approx(result["map50"], abs=1e-6)
+
+
+def test_proposals_from_a_run_of_other_settings_are_refused_and_not_kept(trained, tmp_path):
+  config = _config("sppnet", proposals_from=str(trained[0]), max_proposals=50)
+  with pytest.raises(ValueError, match="config.proposals_from=.*not from"):
+    trainer.train_and_evaluate(config, str(tmp_path / "run"))
+  assert not (tmp_path / "run" / "proposals" / "train.npz").exists()
+
+
+def test_a_detector_run_asked_for_before_its_svms_are_fitted_says_so(trained, tmp_path):
+  import shutil
+  workdir, _ = trained
+  copy = tmp_path / "copy"
+  shutil.copytree(workdir, copy)
+  (copy / rcnn.DETECTOR).unlink()
+  with pytest.raises(ValueError, match="no SVMs for step 6 .*run the same train command"):
+    detect.evaluate(str(copy))

@@ -211,3 +211,22 @@ def test_roi_spatial_pyramid_pool():
   for k, (x1, y1, x2, y2) in enumerate(cells):
     np.testing.assert_array_equal(pooled[k, -4:],
                                   features[0, y1:y2 + 1, x1:x2 + 1].max(axis=(0, 1)))
+
+
+def test_projection_by_cell_centres_takes_the_cells_a_window_holds():
+  # LeNet-5's S4: stride 4, first centre at 8 px (5×5 valid conv: 2.5; pool: 3.0; conv
+  # at jump 2: 7.0; pool: 8.0). Centres 8, 12, 16, 20 lie in [7, 21): cells 0-3.
+  np.testing.assert_array_equal(
+      detection.spp_project_boxes([[7, 7, 21, 21]], 4, offset=8.0), [[0, 0, 3, 3]])
+  # A window holding no centre takes the cell nearest its own centre (13 -> 1.25 -> 1).
+  np.testing.assert_array_equal(
+      detection.spp_project_boxes([[12.5, 12.5, 13.5, 13.5]], 4, offset=8.0), [[1, 1, 1, 1]])
+
+
+def test_the_50_bin_pyramid_has_one_length_for_every_box_size():
+  features = np.random.default_rng(0).standard_normal((1, 29, 29, 16)).astype(np.float32)
+  boxes = np.array([[40, 40, 44, 44], [10, 20, 30, 100], [0, 0, 128, 128]], np.float32)
+  pooled = detection.roi_spatial_pyramid_pool(features, boxes, 4, offset=8.0)
+  assert pooled.shape == (3, 50 * 16)
+  # The 1×1 level is the max over the projected cells.
+  np.testing.assert_array_equal(pooled[2, -16:], features[0].max(axis=(0, 1)))

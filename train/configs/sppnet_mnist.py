@@ -1,0 +1,36 @@
+"""SPP-net on MNIST-detection canvases, sized for a 2-core CPU: rcnn_mnist.py's data,
+proposals and pre-trained LeNet-5, with the CNN run once per canvas.
+
+    JCNN_DATA_DIR=<data> python -m train --config train/configs/lenet5_mnist.py  # stage 2
+    JCNN_DATA_DIR=<data> python -m train --config train/configs/sppnet_mnist.py
+    python -m eval detect --workdir runs/sppnet_mnist
+
+The stages (jcnn/tasks/sppnet.py): rcnn_mnist's selective-search proposals of the same
+2,000 training and 500 test canvases (copied from runs/rcnn_mnist when it is there,
+searched otherwise); LeNet-5's C1-S4 from runs/lenet5_mnist run over the whole 128×128
+canvas (S4: stride 4, first centre at 8 px); each window's projection on S4 pooled by the
+{6, 3, 2, 1} pyramid (50 bins × 16 channels); fc6 (120) and fc7 (84) fine-tuned alone on
+128-window batches with 32 foreground; linear SVMs on fc7, ridge box regression on the
+pyramid; NMS 0.3.
+
+Measured: MEASURED
+"""
+from train.configs import default
+
+
+def get_config():
+  c = default.base("sppnet")
+  c.name = "sppnet_mnist"
+  c.model = "lenet5"
+  c.dataset = "mnist_detection"
+  c.train_examples = 2000
+  c.eval_examples = 500
+  c.init_from = "runs/lenet5_mnist"
+  c.proposals_from = "runs/rcnn_mnist"
+  c.optimizer = "adam"
+  c.learning_rate = 1e-3
+  c.schedule = "cosine"
+  c.num_train_steps = 2000
+  c.checkpoint_every_steps = 500
+  c.log_every_steps = 50
+  return c
