@@ -18,6 +18,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 FORMATS = ("xyxy", "xywh", "cxcywh")
 
@@ -117,6 +118,19 @@ def box_iou(boxes1: jax.Array, boxes2: jax.Array, fmt: str = "xyxy",
     raise ValueError(f"box_iou needs [N, 4] and [M, 4], got {boxes1.shape} and "
                      f"{boxes2.shape}")
   return pairwise_iou(boxes1[:, None, :], boxes2[None, :, :], legacy_pixel)
+
+
+def box_iou_host(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
+  """`box_iou` of xyxy boxes [N, 4] and [M, 4] in NumPy, for host loops over images
+  whose box counts differ (the jitted `box_iou` compiles once per pair of shapes)."""
+  a = np.asarray(boxes1, np.float32).reshape(-1, 1, 4)
+  b = np.asarray(boxes2, np.float32).reshape(1, -1, 4)
+  iw = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+  ih = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+  inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
+  area = lambda x: np.maximum(x[..., 2] - x[..., 0], 0.0) * np.maximum(x[..., 3] - x[..., 1], 0.0)
+  union = area(a) + area(b) - inter
+  return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0).astype(np.float32)
 
 
 def pairwise_iou(boxes1: jax.Array, boxes2: jax.Array,

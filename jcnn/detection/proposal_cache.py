@@ -19,7 +19,7 @@ import numpy as np
 import tqdm
 
 from jcnn.data.detection.split import DetectionSplit
-from jcnn.detection.boxes import box_iou
+from jcnn.detection.boxes import box_iou_host
 from jcnn.detection.proposals import selective_search
 
 FORMAT = 1
@@ -127,5 +127,5 @@ def recall(cache: ProposalCache, split: DetectionSplit, iou: float = 0.5,
     total += len(gt)
     boxes = cache[i][:top_k]
     if len(gt) and len(boxes):
-      found += int((np.asarray(box_iou(gt, boxes)).max(axis=1) >= iou).sum())
+      found += int((box_iou_host(gt, boxes).max(axis=1) >= iou).sum())
   return found / total if total else 0.0

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn import linear_model, svm
 
 from jcnn.detection.box_coding import decode, encode
-from jcnn.detection.boxes import _as_float, box_iou, clip_boxes
+from jcnn.detection.boxes import _as_float, box_iou_host, clip_boxes
 from jcnn.detection.nms import batched_nms
 
 
@@ -122,7 +122,7 @@ def region_labels(proposals: jax.Array, gt_boxes: jax.Array, gt_labels: jax.Arra
   if not len(gt_boxes) or not len(proposals):
     return (np.zeros(len(proposals), np.int64), np.zeros(len(proposals), np.float32),
             np.full(len(proposals), -1, np.int64))
-  iou = np.asarray(box_iou(proposals, gt_boxes))
+  iou = box_iou_host(proposals, gt_boxes)
   best = iou.argmax(axis=1)
   best_iou = iou[np.arange(len(proposals)), best]
   labels = np.where(best_iou >= foreground_iou, gt_labels[best] + 1, 0)

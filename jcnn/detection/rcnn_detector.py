@@ -20,7 +20,7 @@ import tqdm
 
 from jcnn.detection import rcnn
 from jcnn.detection.box_coding import decode
-from jcnn.detection.boxes import box_iou, clip_boxes
+from jcnn.detection.boxes import box_iou_host, clip_boxes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +152,7 @@ def fit(per_image: Sequence[RegionFeatures], records: Sequence[dict], num_classe
   feature_scale = rcnn.feature_scale(np.concatenate([f.features for f in per_image]))
   regression_scale = rcnn.feature_scale(np.concatenate([f.regression for f in per_image]))
   # IoU of every window with every ground-truth box of its image.
-  ious = [np.asarray(box_iou(f.boxes, gt)) if len(gt) else np.zeros((len(f.boxes), 0))
+  ious = [box_iou_host(f.boxes, gt) if len(gt) else np.zeros((len(f.boxes), 0))
           for f, gt in zip(per_image, gts)]
 
   weights, biases = [], []

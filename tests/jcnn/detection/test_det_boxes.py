@@ -85,6 +85,18 @@ def test_iou_matches_numpy_on_1000_random_sets():
   assert detection.box_iou(np.zeros((0, 4)), floats).shape == (0, 300)
 
 
+def test_the_host_iou_is_the_jitted_one_in_numpy():
+  from jcnn.detection.boxes import box_iou_host
+  rng = np.random.default_rng(2)
+  corners = rng.integers(0, 12, (2, 40, 2)).astype(np.float32)
+  boxes = np.concatenate([corners, corners + rng.integers(0, 6, (2, 40, 2))], axis=-1)
+  iou = box_iou_host(boxes[0], boxes[1])
+  assert isinstance(iou, np.ndarray) and iou.dtype == np.float32
+  np.testing.assert_allclose(iou, detection.box_iou(boxes[0], boxes[1]), rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(iou, _numpy_iou(boxes[0], boxes[1]), rtol=1e-6, atol=1e-7)
+  assert box_iou_host(np.zeros((0, 4)), boxes[1]).shape == (0, 40)
+
+
 def test_clip_boxes_both_conventions():
   boxes = [[-5, -5, 700, 300], [10, 20, 30, 40]]
   np.testing.assert_array_equal(detection.clip_boxes(boxes, (200, 640)),
