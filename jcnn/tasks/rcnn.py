@@ -33,6 +33,7 @@ from jax.sharding import Mesh
 from jcnn import models, parallel, runs
 from jcnn.data import detection as det_data
 from jcnn.data.detection import regions
+from jcnn.data.pipeline import _normaliser
 from jcnn.detection import proposal_cache, rcnn, rcnn_detector
 from jcnn.evaluators.classification import ClassificationEvaluator
 from jcnn.evaluators.rcnn import RCNNEvaluator
@@ -409,7 +410,7 @@ class FeatureFn:
   def _windows(self, variables, images: np.ndarray, boxes: np.ndarray, index: np.ndarray):
     """Features of windows `boxes` [K, 4] of `images[index]`, in fixed-size calls."""
     size = self._config.feature_batch_size
-    stack = (np.asarray(images, np.float32) - self._mean) / self._std
+    stack = _normaliser(images.shape[1:], self._mean, self._std)(np.asarray(images))
     outs = []
     for start in range(0, len(boxes), size):
       part = slice(start, start + size)

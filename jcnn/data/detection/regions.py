@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from jcnn.data.detection.split import DetectionSplit
+from jcnn.data.pipeline import _normaliser
 from jcnn.detection import rcnn
 
 
@@ -66,7 +67,7 @@ def sampled(split: DetectionSplit, found: Windows, images: np.ndarray, *,
     images: uint8 [N, H, W, C], the split's images at one size (the boxes' pixels).
     num_batches: batches in an epoch.
     batch_size, positives: the paper's 128 and 32.
-    mean, std: per-channel normalisation of the 0-255 pixels.
+    mean, std: per-channel statistics of the pixels in [0, 1] (`jcnn.data.batches`').
     seed, epoch, start_batch: where in the run the batches are.
 
   Yields:
@@ -76,13 +77,13 @@ def sampled(split: DetectionSplit, found: Windows, images: np.ndarray, *,
   """
   if len(images) != len(split):
     raise ValueError(f"{len(images)} images for a split of {len(split)}")
-  mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+  normalise = _normaliser(images.shape[1:], mean, std)
   for b in range(start_batch, num_batches):
     rng = np.random.default_rng([seed, epoch, b])
     chosen = rcnn.sample_regions(rng, found.labels, batch_size, positives)
     used, index = np.unique(found.image[chosen], return_inverse=True)
     stack = np.zeros((batch_size,) + images.shape[1:], np.float32)
-    stack[:len(used)] = (images[used].astype(np.float32) - mean) / std
+    stack[:len(used)] = normalise(images[used])
     yield {"images": stack, "boxes": found.boxes[chosen].astype(np.float32),
            "index": index.astype(np.int32), "label": found.labels[chosen].astype(np.int32)}
 

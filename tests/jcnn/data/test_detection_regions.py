@@ -32,7 +32,7 @@ def test_batches_hold_32_foreground_warped_from_their_image(data):
   split, _, images, found = data
   assert found.num_foreground >= 32
   batch = next(regions.batches(split, found, images, size=32, context=4, num_batches=1,
-                               mean=(100.0,), std=(50.0,)))
+                               mean=(100 / 255,), std=(50 / 255,)))
   assert batch["image"].shape == (128, 32, 32, 1) and batch["label"].shape == (128,)
   assert (batch["label"] > 0).sum() == 32
   # The same window warped alone, from its normalised image.
@@ -64,3 +64,13 @@ def test_mismatched_cache_or_images_are_refused(data):
     regions.windows(split.subset(5), cache)
   with pytest.raises(ValueError, match="5 images for a split of 6"):
     next(regions.batches(split, found, images[:5], size=16, context=2, num_batches=1))
+
+
+def test_windows_are_normalised_as_classification_batches_are(data):
+  # Statistics of [0, 1] pixels, as `jcnn.data.batches` and a pre-trained run's
+  # dataset info give them: white ink is (1 - mean) / std, black is -mean / std.
+  split, _, images, found = data
+  batch = next(regions.sampled(split, found, images, num_batches=1, mean=(0.5,),
+                               std=(0.25,)))
+  used = batch["images"][:len(np.unique(batch["index"]))]
+  assert used.min() == pytest.approx(-2.0) and used.max() == pytest.approx(2.0)
