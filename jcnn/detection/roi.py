@@ -105,11 +105,7 @@ def _roi_pool(features, rois, batch_indices, spatial_scale, *, output_sizes):
   def bins(start, end, num_bins, size):
     """Per bin: its first cell, the last window start that ends at its end, the window's
     level (log2 of its extent, rounded down), and whether the bin is empty."""
-    length = jnp.maximum(end - start + 1, 1).astype(rois.dtype)[:, None]
-    bin_size = _divide(length, num_bins)
-    i = jnp.arange(num_bins, dtype=rois.dtype)
-    lo = jnp.clip(jnp.floor(i * bin_size).astype(jnp.int32) + start[:, None], 0, size)
-    hi = jnp.clip(jnp.ceil((i + 1) * bin_size).astype(jnp.int32) + start[:, None], 0, size)
+    lo, hi = _bin_edges(start, end, num_bins, size, rois.dtype)
     extent = jnp.maximum(hi - lo, 1)
     level = sum((extent >= 2 ** j).astype(jnp.int32) for j in range(1, size.bit_length()))
     first = jnp.minimum(lo, size - 1)
@@ -136,6 +132,42 @@ def _roi_pool(features, rois, batch_indices, spatial_scale, *, output_sizes):
           best_position = jnp.where(better, position, best_position)
     pooled = _gather_channels(features, best_position)
     empty = (empty_y[:, :, None] | empty_x[:, None, :])[..., None]
+    outputs.append(jnp.where(empty, jnp.zeros((), features.dtype), pooled))
+  return outputs
+
+
+def _bin_edges(start, end, num_bins, size, dtype):
+  """Caffe's bins of the cells start..end (inclusive, at least one): per roi and bin,
+  its first cell and one past its last, clipped to [0, size] ([K, num_bins] each)."""
+  length = jnp.maximum(end - start + 1, 1).astype(dtype)[:, None]
+  bin_size = _divide(length, num_bins)
+  i = jnp.arange(num_bins, dtype=dtype)
+  lo = jnp.clip(jnp.floor(i * bin_size).astype(jnp.int32) + start[:, None], 0, size)
+  hi = jnp.clip(jnp.ceil((i + 1) * bin_size).astype(jnp.int32) + start[:, None], 0, size)
+  return lo, hi
+
+
+@functools.partial(jax.jit, static_argnames=("output_sizes",))
+def _roi_pool_masked(features, cells, batch_indices, *, output_sizes):
+  """`_roi_pool` (spatial scale 1) by masked maxima over each roi's own map: rows of a bin
+  column first, then columns. Its cost grows with the rois, not with the maps, so it
+  wins where each map holds one or a few rois (SPP-net's fine-tuning batches); ties
+  share the gradient instead of giving it to the first maximum."""
+  _, height, width, _ = features.shape
+  corners = _round_half_away(cells).astype(jnp.int32)
+  maps = features[batch_indices]                              # [K, H, W, C]
+  lowest = jnp.array(-jnp.inf, features.dtype)
+  outputs = []
+  for out_h, out_w in output_sizes:
+    y_lo, y_hi = _bin_edges(corners[:, 1], corners[:, 3], out_h, height, cells.dtype)
+    x_lo, x_hi = _bin_edges(corners[:, 0], corners[:, 2], out_w, width, cells.dtype)
+    in_x = (jnp.arange(width) >= x_lo[..., None]) & (jnp.arange(width) < x_hi[..., None])
+    in_y = (jnp.arange(height) >= y_lo[..., None]) & (jnp.arange(height) < y_hi[..., None])
+    columns = jnp.max(jnp.where(in_x[:, None, :, :, None], maps[:, :, None], lowest),
+                      axis=3)                                 # [K, H, out_w, C]
+    pooled = jnp.max(jnp.where(in_y[:, :, :, None, None], columns[:, None], lowest),
+                     axis=2)                                  # [K, out_h, out_w, C]
+    empty = ((y_hi <= y_lo)[:, :, None] | (x_hi <= x_lo)[:, None, :])[..., None]
     outputs.append(jnp.where(empty, jnp.zeros((), features.dtype), pooled))
   return outputs
 
@@ -411,6 +443,13 @@ def roi_spatial_pyramid_pool(features: jax.Array, boxes: jax.Array, stride: floa
   """
   boxes, batch_indices = _regions(features, boxes, batch_indices)
   cells = spp_project_boxes(boxes, stride, offset).astype(boxes.dtype)
-  outputs = _roi_pool(features, cells, batch_indices, 1.0,
-                      output_sizes=tuple(to_pair(n, "pyramid level") for n in levels))
+  sizes = tuple(to_pair(n, "pyramid level") for n in levels)
+  batch, height, width, _ = features.shape
+  # The sparse table costs ~(log2 H + 1)(log2 W + 1) maps per image, the masked maxima
+  # ~sum(n) maps per window: the cheaper one answers (the values are the same).
+  per_window = sum(w for _, w in sizes)
+  if cells.shape[0] * per_window < batch * height.bit_length() * width.bit_length():
+    outputs = _roi_pool_masked(features, cells, batch_indices, output_sizes=sizes)
+  else:
+    outputs = _roi_pool(features, cells, batch_indices, 1.0, output_sizes=sizes)
   return jnp.concatenate([o.reshape(cells.shape[0], -1) for o in outputs], axis=1)

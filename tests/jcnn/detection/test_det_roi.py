@@ -230,3 +230,19 @@ def test_the_50_bin_pyramid_has_one_length_for_every_box_size():
   assert pooled.shape == (3, 50 * 16)
   # The 1×1 level is the max over the projected cells.
   np.testing.assert_array_equal(pooled[2, -16:], features[0].max(axis=(0, 1)))
+
+
+def test_masked_pyramid_pooling_gives_the_sparse_tables_values():
+  # SPP-net's fine-tuning batches (one window per map) take the masked path; windows
+  # partly outside, smaller than a cell and covering the map included.
+  from jcnn.detection import roi
+  rng = np.random.default_rng(3)
+  features = rng.standard_normal((4, 29, 29, 5)).astype(np.float32)
+  cells = np.array([[0, 0, 28, 28], [3, 5, 9, 6], [-4, 20, 40, 40], [7, 7, 7, 7],
+                    [10, 2, 12, 27], [30, 30, 33, 33]], np.float32)
+  index = np.array([0, 1, 2, 3, 0, 1], np.int32)
+  levels = ((6, 6), (3, 3), (2, 2), (1, 1))
+  masked = roi._roi_pool_masked(features, cells, index, output_sizes=levels)
+  table = roi._roi_pool(features, cells, index, 1.0, output_sizes=levels)
+  for a, b in zip(masked, table):
+    np.testing.assert_array_equal(a, b)
