@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from jcnn import nn as jnn
+from jcnn.models.features import record
 from jcnn.models.layers import Conv
 
 Initializer = nn.initializers.Initializer
@@ -85,9 +86,11 @@ class ClassifierHead(nn.Module):
       key = self.make_rng("dropout") if train and self.dropout_rate > 0 else None
       return jnn.dropout(x, self.dropout_rate, key, deterministic=not train)
 
-    for name, kernel in (("fc6", self.window), ("fc7", 1)):
+    for i, (name, kernel) in enumerate((("fc6", self.window), ("fc7", 1)), start=6):
       x = drop(x) if self.dropout_first else x
       x = jax.nn.relu(layer(self.hidden, kernel, name)(x))
+      # As maps (1×1 in the dense form): R-CNN's SVMs read relu7 (Caffe's fc7 blob).
+      record(self, f"relu{i}", x if x.ndim == 4 else x[:, None, None, :])
       x = x if self.dropout_first else drop(x)
     return layer(self.num_classes, 1, "fc8")(x)
 

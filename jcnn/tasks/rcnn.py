@@ -86,8 +86,8 @@ class RCNN(base.Task):
     found = {}
     for name, split in (("train", train_split), ("eval", eval_split)):
       cache = proposals(config, run.workdir, split)
-      found[name] = (split, _stack(split), regions.windows(split, cache,
-                                                           config.foreground_iou))
+      found[name] = (split, _stack(split, info["mean"]),
+                     regions.windows(split, cache, config.foreground_iou))
     _save_recall(config, run, train_split, eval_split)
     model = self.model(config, info)
     # An epoch draws each foreground window about once.
@@ -357,13 +357,23 @@ def _fitted(path: pathlib.Path, config, step: int) -> rcnn_detector.Detector | N
   return detector
 
 
-def _stack(split: det_data.DetectionSplit) -> np.ndarray:
-  """The split's images as one uint8 array [N, H, W, C] (fine-tuning warps from it)."""
-  shapes = {split.image(i).shape for i in range(min(len(split), 50))}
-  if len(shapes) > 1:
-    raise ValueError(f"R-CNN fine-tunes on images of one size (the digit canvases); "
-                     f"{split.name} has several ({', '.join(map(str, sorted(shapes)))})")
-  return np.stack([split.image(i) for i in range(len(split))])
+def largest_shape(split: det_data.DetectionSplit) -> list[int]:
+  """[H, W, C]: the tallest and the widest of the split's images (`_stack`'s shape)."""
+  return [max(int(r["height"]) for r in split.records),
+          max(int(r["width"]) for r in split.records), int(split.channels)]
+
+
+def _stack(split: det_data.DetectionSplit, mean: list[float]) -> np.ndarray:
+  """The split's images as one uint8 array [N, H, W, C] (fine-tuning samples windows from
+  it): each at the top left of `largest_shape`, the rest filled with the mean colour
+  (`mean` of [0, 1] pixels: 0 once normalised, as R-CNN's crops are padded)."""
+  fill = np.round(np.asarray(mean) * 255).astype(np.uint8)
+  out = np.empty((len(split), *largest_shape(split)), np.uint8)
+  out[:] = fill
+  for i in range(len(split)):
+    image = split.image(i)
+    out[i, :image.shape[0], :image.shape[1]] = image
+  return out
 
 
 def init_from(params: dict, pretrained: dict, config) -> dict:

@@ -96,7 +96,7 @@ class SPPNet(rcnn.RCNN):
     """Classes, channels, normalisation; the CNN's input is a whole image."""
     mean, std = detection.normalisation(split, pretrained)
     return {"class_names": list(split.class_names), "channels": int(split.channels),
-            "mean": mean, "std": std, "image_shape": list(split.image(0).shape)}
+            "mean": mean, "std": std, "image_shape": rcnn.largest_shape(split)}
 
   def pretrained(self, config, channels: int) -> dict:
     return detection._pretrained(config, channels)

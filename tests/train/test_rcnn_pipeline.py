@@ -138,3 +138,43 @@ def test_a_detector_run_asked_for_before_its_svms_are_fitted_says_so(trained, tm
   (copy / rcnn.DETECTOR).unlink()
   with pytest.raises(ValueError, match="no SVMs for step 6 .*run the same train command"):
     detect.evaluate(str(copy))
+
+
+def test_the_paper_configs_build_the_paper_s_networks():
+  import jax
+  from jcnn import models
+  from jcnn.tasks import sppnet
+  from train.configs import rcnn_alexnet_voc07, sppnet_zf_voc07
+  info = {"class_names": [str(c) for c in range(20)], "image_shape": [500, 500, 3]}
+  # R-CNN: AlexNet on 227 × 227 warps, 21 outputs, SVMs on fc7 and regression on pool5.
+  config = rcnn_alexnet_voc07.get_config()
+  tasks.validate(config)
+  model = tasks.get("rcnn").model(config, info)
+  shapes = {f["name"]: f["shape"] for f in models.feature_info(model, (227, 227, 3))}
+  assert shapes[config.feature] == (1, 1, 4096) and shapes[config.regression_feature] == (6, 6, 256)
+  params = models.abstract_variables(model, (227, 227, 3))["params"]
+  assert params["classifier"]["fc8"]["kernel"].shape == (4096, 21)
+  # SPP-net: ZF-5's conv5 at stride 16, 50 bins × 256 channels into fc6 of 4,096.
+  config = sppnet_zf_voc07.get_config()
+  tasks.validate(config)
+  assert sppnet.geometry(config, (688, 917, 3))[0] == 16.0
+  model = tasks.get("sppnet").model(config, info)
+  params = jax.eval_shape(model.init, jax.random.PRNGKey(0),
+                          jax.ShapeDtypeStruct((1, 500, 500, 3), np.float32))["params"]
+  assert params["fc6"]["kernel"].shape == (50 * 256, 4096)
+  assert params["cls_score"]["kernel"].shape == (4096, 21)
+  assert "classifier" not in params["body"]
+
+
+def test_photos_of_several_sizes_stack_at_the_top_left_on_the_mean_colour(shared_data):
+  from jcnn.data import detection as det_data
+  split = det_data.load("raccoon", "test", data_dir=shared_data / "raccoon").subset(4)
+  sizes = {split.image(i).shape for i in range(4)}
+  assert len(sizes) > 1
+  stack = rcnn._stack(split, [0.5, 0.25, 1.0])
+  assert list(stack.shape[1:]) == rcnn.largest_shape(split) == [
+      max(s[0] for s in sizes), max(s[1] for s in sizes), 3]
+  for i in range(4):
+    h, w, _ = split.image(i).shape
+    np.testing.assert_array_equal(stack[i, :h, :w], split.image(i))
+    assert (stack[i, h:] == [128, 64, 255]).all() and (stack[i, :, w:] == [128, 64, 255]).all()

@@ -23,14 +23,14 @@ def get_config():
   c.name = "sppnet_mnist"
   c.model = "lenet5"
   c.dataset = "mnist_detection"
-  c.train_examples = 2000
-  c.eval_examples = 500
+  c.train_examples = 5000
+  c.eval_examples = 0             # all 2,000 test canvases
   c.init_from = "runs/lenet5_mnist"
   c.proposals_from = "runs/rcnn_mnist"
   c.optimizer = "adam"
   c.learning_rate = 1e-3
   c.schedule = "cosine"
-  c.num_train_steps = 2000
-  c.checkpoint_every_steps = 500
+  c.num_train_steps = 3000
+  c.checkpoint_every_steps = 1000
   c.log_every_steps = 50
   return c

@@ -113,7 +113,9 @@ def test_alexnet_map_sizes_follow_the_paper():
       "conv4": (13, 13, 384), "conv5": (13, 13, 256)}
   assert _features(model, (227, 227, 3)) == {
       "pool1": (27, 27, 96), "pool2": (13, 13, 256), "relu3": (13, 13, 384),
-      "relu4": (13, 13, 384), "pool5": (6, 6, 256)}
+      "relu4": (13, 13, 384), "pool5": (6, 6, 256),
+      # fc6 and fc7 after their ReLU, as 1×1 maps (R-CNN's SVMs read relu7).
+      "classifier/relu6": (1, 1, 4096), "classifier/relu7": (1, 1, 4096)}
 
 
 def test_alexnet_towers_are_convolution_groups():
@@ -174,7 +176,8 @@ def test_zfnet_map_sizes_follow_figure_3():
       "conv4": (13, 13, 384), "conv5": (13, 13, 256)}
   assert _features(model, (224, 224, 3)) == {
       "norm1": (55, 55, 96), "norm2": (13, 13, 256), "relu3": (13, 13, 384),
-      "relu4": (13, 13, 384), "relu5": (13, 13, 256), "pool5": (6, 6, 256)}
+      "relu4": (13, 13, 384), "relu5": (13, 13, 256), "pool5": (6, 6, 256),
+      "classifier/relu6": (1, 1, 4096), "classifier/relu7": (1, 1, 4096)}
   params = models.abstract_variables(model, (224, 224, 3))["params"]
   # One tower: layers 3-5 densely connected (Sec. 3), unlike AlexNet's groups.
   assert [params[f"conv{i}"]["kernel"].shape for i in range(1, 6)] == [
