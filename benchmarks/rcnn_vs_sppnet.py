@@ -19,7 +19,9 @@ initialised (the cost does not depend on training). Each timing is the median of
 --repeats calls after a warm-up call, so compilation is excluded (each image's
 proposal count compiles anew, unpadded), and each call computes what the SVMs and
 regressors read (R-CNN: fc7's and pool5's places; SPP-net: fc7 and the
-pyramid). Selective search is timed on its own. One JSON line per image, then a summary
+pyramid). Beside the whole CNN, the conv layers alone (the paper's "conv time": R-CNN's
+on every warped proposal, SPP-net's once per image). Selective search is timed on its
+own. One JSON line per image, then a summary
 line. Run on a quiet machine.
 """
 import argparse
@@ -38,7 +40,8 @@ import numpy as np  # noqa: E402
 from jcnn import tasks  # noqa: E402
 from jcnn.data import detection as det_data  # noqa: E402
 from jcnn.data.pipeline import _normaliser  # noqa: E402
-from jcnn.detection import proposal_cache  # noqa: E402
+from jcnn.detection import proposal_cache, rcnn  # noqa: E402
+from jcnn.models.features import run_to_feature  # noqa: E402
 from train.configs import rcnn_mnist, sppnet_mnist  # noqa: E402
 
 def _emit(**fields):
@@ -79,6 +82,21 @@ def _resized(image, longer):
   return (resize(image, size, preserve_range=True, anti_aliasing=True)).astype(np.uint8)
 
 
+def _conv_layers(name, config, model):
+  """The pipeline's conv layers alone (the paper's "conv time"): R-CNN's on every warped
+  proposal up to pool5's place, SPP-net's once over the image."""
+  if name == "rcnn":
+    def conv(variables, images, boxes, index):
+      crops = rcnn.warp_regions(images, boxes, config.warp_size, config.context,
+                                config.square, image_index=index)
+      return run_to_feature(model.bind(variables), config.regression_feature, crops)
+  else:
+    def conv(variables, images, boxes, index):
+      return model.apply(variables, images,
+                         method=lambda m, x: run_to_feature(m.body, m.feature, x))
+  return conv
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--setup", default="mnist", choices=("mnist", "photos"))
@@ -99,8 +117,8 @@ def main(argv=None):
              else list(first.shape))
     model = task.model(config, {**classes, "image_shape": shape})
     variables = model.init(jax.random.PRNGKey(0), np.zeros((1, *shape), np.float32))
-    run = jax.jit(task.feature_fn(config, model))
-    functions[name] = (run, variables)
+    functions[f"{name}_cnn"] = (jax.jit(task.feature_fn(config, model)), variables)
+    functions[f"{name}_conv"] = (jax.jit(_conv_layers(name, config, model)), variables)
 
   settings = dict(rcnn_config.search.to_dict(), max_proposals=args.max_proposals)
   rows = []
@@ -115,9 +133,10 @@ def main(argv=None):
     row = dict(image=i, size=list(image.shape[:2]), proposals=len(proposals),
                selective_search_ms=1e3 * search)
     for name, (run, variables) in functions.items():
-      row[f"{name}_cnn_ms"] = 1e3 * _median_seconds(
+      row[f"{name}_ms"] = 1e3 * _median_seconds(
           lambda: run(variables, x, boxes, index), args.repeats)
     row["speedup"] = row["rcnn_cnn_ms"] / row["sppnet_cnn_ms"]
+    row["conv_speedup"] = row["rcnn_conv_ms"] / row["sppnet_conv_ms"]
     rows.append(row)
     _emit(**{k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()})
 
@@ -126,7 +145,8 @@ def main(argv=None):
 
   _emit(summary=True, setup=args.setup, images=len(rows), devices=str(jax.devices()[0]),
         cpus=os.cpu_count(), **{f"median_{k}": median(k) for k in (
-            "proposals", "selective_search_ms", "rcnn_cnn_ms", "sppnet_cnn_ms", "speedup")})
+            "proposals", "selective_search_ms", "rcnn_cnn_ms", "sppnet_cnn_ms", "speedup",
+            "rcnn_conv_ms", "sppnet_conv_ms", "conv_speedup")})
 
 
 if __name__ == "__main__":

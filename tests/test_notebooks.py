@@ -15,6 +15,8 @@ SHORT = {
     "faster_rcnn.ipynb": 'NUM_EPOCHS = 1\nNUM_TRAIN = 64\nWORKDIR = "{tmp}/frcnn"',
     "ablation_studies.ipynb": 'NUM_EPOCHS = 1\nWORKDIR = "{tmp}/study"',
     "zfnet_visualisation.ipynb": 'NUM_EPOCHS = 2\nUSE_CIFAR10 = False\nWORKDIR = "{tmp}/zf"',
+    "rcnn_vs_sppnet.ipynb": ('RCNN_RUN = SPPNET_RUN = "{tmp}/none"\nWORKDIR = "{tmp}/runs"\n'
+                             'QUICK_STEPS = 20\nQUICK_IMAGES = 60\nTIMED_IMAGES = 2'),
 }
 
 

@@ -110,7 +110,8 @@ def geometry(config, image_shape) -> tuple[float, float]:
   """The stride and first-cell centre of `config.conv_feature` in input pixels, read
   from the backbone's jaxpr (`jcnn.analysis.receptive_field`)."""
   body = models.create(config.model, **config.model_kwargs)
-  variables = models.abstract_variables(body, models.info(config.model).input_shape)
+  side = models.info(config.model).input_shape[:2]
+  variables = models.abstract_variables(body, (*side, image_shape[-1]))
   x = jax.ShapeDtypeStruct((1, *image_shape), jnp.float32)
   field = receptive_field(lambda v, x: run_to_feature(body.bind(v), config.conv_feature, x),
                           x, variables=variables).output

@@ -178,3 +178,17 @@ def test_photos_of_several_sizes_stack_at_the_top_left_on_the_mean_colour(shared
     h, w, _ = split.image(i).shape
     np.testing.assert_array_equal(stack[i, :h, :w], split.image(i))
     assert (stack[i, h:] == [128, 64, 255]).all() and (stack[i, :, w:] == [128, 64, 255]).all()
+
+
+def test_eval_predict_searches_a_files_proposals_and_draws_its_detections(spp_trained, tmp_path):
+  from PIL import Image
+  from eval import detect_files
+  workdir, _ = spp_trained
+  config = _config("sppnet")
+  split = tasks.get("sppnet").load_split(config, config.eval_split)
+  path = tmp_path / "canvas.png"
+  Image.fromarray(split.image(0)[..., 0]).save(path)
+  found = detect_files.predict(workdir, [str(path)], tmp_path / "drawn", score_threshold=-1e9)
+  # Every proposal of the file is scored by every class's SVM, then NMS: some survive.
+  assert len(found) == 1 and len(found[0]["boxes"]) > 0
+  assert (tmp_path / "drawn" / "canvas.png").is_file()
