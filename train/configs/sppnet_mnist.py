@@ -6,14 +6,18 @@ proposals and pre-trained LeNet-5, with the CNN run once per canvas.
     python -m eval detect --workdir runs/sppnet_mnist
 
 The stages (jcnn/tasks/sppnet.py): rcnn_mnist's selective-search proposals of the same
-2,000 training and 500 test canvases (copied from runs/rcnn_mnist when it is there,
-searched otherwise); LeNet-5's C1-S4 from runs/lenet5_mnist run over the whole 128×128
-canvas (S4: stride 4, first centre at 8 px); each window's projection on S4 pooled by the
-{6, 3, 2, 1} pyramid (50 bins × 16 channels); fc6 (120) and fc7 (84) fine-tuned alone on
-128-window batches with 32 foreground; linear SVMs on fc7, ridge box regression on the
-pyramid; NMS 0.3.
+5,000 training and 2,000 test canvases (copied from runs/rcnn_mnist when it is there,
+searched otherwise: +9 min); LeNet-5's C1-S4 from runs/lenet5_mnist run over the whole
+128×128 canvas (S4: stride 4, first centre at 8 px); each window's projection on S4
+pooled by the {6, 3, 2, 1} pyramid (50 bins × 16 channels); fc6 (120) and fc7 (84)
+fine-tuned alone (Adam 1e-3, cosine, 3,000 steps) on 128-window batches with 32
+foreground; linear SVMs on fc7, ridge box regression on the pyramid; NMS 0.3.
 
-Measured: MEASURED
+Measured (2-core AMD EPYC CPU, 2026-12-06): VOC mAP@0.5 0.863 (11-point 0.834), COCO AP
+0.566 / AP50 0.860 / AP75 0.682 on the 2,000 test canvases, 2.0 points below
+rcnn_mnist's 0.884 (the paper: 59.2 against R-CNN's 58.5 on VOC07); `python -m eval
+detect --json` gives the same. Wall time 4 min 39 s (proposals copied): fine-tuning
+3 min 1 s, the rest features, SVMs, regressors and the test.
 """
 from train.configs import default
 
