@@ -248,7 +248,8 @@ def _retrain(positives, cache, options, history):
   y = np.concatenate([np.ones(len(positives)), np.zeros(len(cache))])
   solver = svm.LinearSVC(C=options.C, loss="hinge", dual=True,
                          class_weight={1: options.positive_weight, 0: 1.0},
-                         intercept_scaling=options.bias_multiplier, max_iter=options.max_iter)
+                         intercept_scaling=options.bias_multiplier, max_iter=options.max_iter,
+                         random_state=0)  # liblinear shuffles: refits must agree
   solver.fit(x, y)
   model = LinearSVM(solver.coef_[0].astype(np.float32), float(solver.intercept_[0]))
   kept = cache[model.score(cache) >= options.evict_threshold]

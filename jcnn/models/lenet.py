@@ -31,6 +31,8 @@ class LeNet5(nn.Module):
     Larger inputs run up to C5's map (SPP-net reads S4 of a whole image, cut with
     `features.run_to_feature`); F6 reads a 1×1 map only.
     """
+    if x.ndim != 4 or min(x.shape[1:3]) < 32:
+      check_input_size("lenet5", x, (32, 32, 1))
     check_input_size("lenet5", x, (32, 32, 1), at_least=True)
     image = x
     act = choice("activation", ACTIVATIONS, self.activation)

@@ -106,3 +106,14 @@ def test_unpack_outputs():
   assert models.unpack_outputs(logits)[1] == ()
   main, aux = models.unpack_outputs((logits, [logits + 1, logits + 2]))
   assert main is logits and len(aux) == 2
+
+
+def test_lenet5_runs_larger_images_up_to_c5_only():
+  # SPP-net reads S4 of a whole canvas; the dense F6 still needs C5's 1×1 map.
+  from jcnn.models.features import run_to_feature
+  model = models.create("lenet5")
+  variables = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 1)))
+  s4 = run_to_feature(model.bind(variables), "s4", jnp.zeros((1, 128, 96, 1)))
+  assert s4.shape == (1, 29, 21, 16)
+  with pytest.raises(ValueError, match=r"expects inputs \[batch, 32, 32, 1\], got \(1, 128, 96, 1\)"):
+    model.apply(variables, jnp.zeros((1, 128, 96, 1)))
