@@ -13,8 +13,9 @@ def open_run(workdir: str | pathlib.Path, task: str | tuple[str, ...],
   run = runs.Run.open(workdir)
   wanted = (task,) if isinstance(task, str) else task
   if run.config.task not in wanted:
+    kinds = " or ".join(filter(None, (", ".join(wanted[:-1]), wanted[-1])))
     raise ValueError(f"{workdir} is a {run.config.task} run; eval {command} needs a "
-                     f"{' or '.join(wanted)} run")
+                     f"{kinds} run")
   return run
 
 

@@ -16,7 +16,8 @@ SHORT = {
     "ablation_studies.ipynb": 'NUM_EPOCHS = 1\nWORKDIR = "{tmp}/study"',
     "zfnet_visualisation.ipynb": 'NUM_EPOCHS = 2\nUSE_CIFAR10 = False\nWORKDIR = "{tmp}/zf"',
     "rcnn_vs_sppnet.ipynb": ('RCNN_RUN = SPPNET_RUN = "{tmp}/none"\nWORKDIR = "{tmp}/runs"\n'
-                             'QUICK_STEPS = 20\nQUICK_IMAGES = 60\nTIMED_IMAGES = 2'),
+                             'QUICK_STEPS = 10\nQUICK_IMAGES = 24\nQUICK_TEST = 6\n'
+                             'TIMED_IMAGES = 1'),
 }
 
 

@@ -41,7 +41,7 @@ def detection_folder(tmp_path):
 def test_detect_refuses_a_classification_run(classification_run, capsys):
   err = eval_error(capsys, "detect", "--workdir", str(classification_run))
   assert err == (f"error: {classification_run} is a classification run; eval detect needs "
-                 "a detection run")
+                 "a detection, rcnn or sppnet run")
 
 
 def test_detect_names_a_missing_run(tmp_path, capsys):
