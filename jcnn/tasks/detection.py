@@ -97,10 +97,7 @@ class Detection(base.Task):
 
   def validate(self, config: ml_collections.ConfigDict) -> None:
     faster_rcnn.backbone(config.model)
-    det_data.CanvasConfig(**config.canvas.to_dict())  # names a bad canvas field
-    if config.dataset not in det_data.DATASETS:
-      raise ValueError(f"unknown detection dataset {config.dataset!r} (config.dataset); "
-                       f"choose from {', '.join(det_data.DATASETS)}")
+    validate_data(config)
     unit = lambda v: 0 <= v <= 1
     base.check_fields(config, [
         ("min_size", config.min_size > 0, "must be positive"),
@@ -196,6 +193,14 @@ class Detection(base.Task):
     With `mesh`, only this process's rows of each batch (`parallel.local_rows`).
     """
     return _batches(config, dataset_info, split, train=False, mesh=mesh)
+
+
+def validate_data(config: ml_collections.ConfigDict) -> None:
+  """Refuses an unknown detection dataset or a bad canvas field, naming it."""
+  det_data.CanvasConfig(**config.canvas.to_dict())
+  if config.dataset not in det_data.DATASETS:
+    raise ValueError(f"unknown detection dataset {config.dataset!r} (config.dataset); "
+                     f"choose from {', '.join(det_data.DATASETS)}")
 
 
 def load_split(config: ml_collections.ConfigDict, split: str) -> det_data.DetectionSplit:

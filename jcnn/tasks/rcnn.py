@@ -268,10 +268,7 @@ def shared_fields() -> ml_collections.ConfigDict:
 def validate_shared(config: ml_collections.ConfigDict) -> None:
   """Refuses a bad value of a `shared_fields` field, naming it."""
   models.info(config.model)
-  det_data.CanvasConfig(**config.canvas.to_dict())
-  if config.dataset not in det_data.DATASETS:
-    raise ValueError(f"unknown detection dataset {config.dataset!r} (config.dataset); "
-                     f"choose from {', '.join(det_data.DATASETS)}")
+  detection.validate_data(config)
   unit = lambda v: 0 <= v <= 1
   base.check_fields(config, [
       ("max_proposals", config.max_proposals > 0, "must be positive"),
