@@ -24,7 +24,6 @@ from typing import Callable
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import tqdm
