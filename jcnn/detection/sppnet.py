@@ -75,7 +75,8 @@ class SPPNet(nn.Module):
         conv = jax.lax.stop_gradient(conv)
       per_scale.append(roi_spatial_pyramid_pool(conv, boxes * scale, self.stride,
                                                 self.levels, batch_indices=index,
-                                                offset=self.offset))
+                                                offset=self.offset,
+                                                first_maximum=not self.freeze_conv))
     if len(per_scale) == 1:
       return per_scale[0]
     side = jnp.sqrt(jnp.prod(jnp.maximum(boxes[:, 2:] - boxes[:, :2], 1e-3), axis=1))

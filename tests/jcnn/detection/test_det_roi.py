@@ -246,3 +246,15 @@ def test_masked_pyramid_pooling_gives_the_sparse_tables_values():
   table = roi._roi_pool(features, cells, index, 1.0, output_sizes=levels)
   for a, b in zip(masked, table):
     np.testing.assert_array_equal(a, b)
+
+
+def test_pyramid_pooling_from_values_alone_gives_the_same_values():
+  # SPP-net's frozen conv layers take no gradient: the table needs no argmax positions.
+  rng = np.random.default_rng(4)
+  features = rng.standard_normal((1, 45, 60, 8)).astype(np.float32)
+  xy = rng.uniform(-40, 450, (300, 2))
+  boxes = np.concatenate([xy, xy + rng.uniform(1, 200, (300, 2))], 1).astype(np.float32)
+  with_positions = detection.roi_spatial_pyramid_pool(features, boxes, 8, offset=4.0)
+  values_only = detection.roi_spatial_pyramid_pool(features, boxes, 8, offset=4.0,
+                                                   first_maximum=False)
+  np.testing.assert_array_equal(values_only, with_positions)
