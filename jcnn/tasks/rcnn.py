@@ -353,22 +353,24 @@ def _fitted(path: pathlib.Path, config, step: int) -> rcnn_detector.Detector | N
   return detector
 
 
-def largest_shape(split: det_data.DetectionSplit) -> list[int]:
-  """[H, W, C]: the tallest and the widest of the split's images (`_stack`'s shape)."""
-  return [max(int(r["height"]) for r in split.records),
-          max(int(r["width"]) for r in split.records), int(split.channels)]
+def largest_shape(split: det_data.DetectionSplit, ids=None) -> list[int]:
+  """[H, W, C]: the tallest and the widest of the split's images `ids` (all by default)."""
+  records = split.records if ids is None else [split.records[i] for i in ids]
+  return [max(int(r["height"]) for r in records), max(int(r["width"]) for r in records),
+          int(split.channels)]
 
 
-def _stack(split: det_data.DetectionSplit, mean: list[float]) -> np.ndarray:
-  """The split's images as one uint8 array [N, H, W, C] (fine-tuning samples windows from
-  it): each at the top left of `largest_shape`, the rest filled with the mean colour
-  (`mean` of [0, 1] pixels: 0 once normalised, as R-CNN's crops are padded)."""
+def _stack(split: det_data.DetectionSplit, mean, ids=None) -> np.ndarray:
+  """The split's images `ids` (all by default) as one uint8 array [N, H, W, C]: each at
+  the top left of their `largest_shape`, the rest filled with the mean colour (`mean`
+  of [0, 1] pixels: 0 once normalised, as R-CNN's crops are padded)."""
+  ids = range(len(split)) if ids is None else ids
   fill = np.round(np.asarray(mean) * 255).astype(np.uint8)
-  out = np.empty((len(split), *largest_shape(split)), np.uint8)
+  out = np.empty((len(ids), *largest_shape(split, ids)), np.uint8)
   out[:] = fill
-  for i in range(len(split)):
+  for k, i in enumerate(ids):
     image = split.image(i)
-    out[i, :image.shape[0], :image.shape[1]] = image
+    out[k, :image.shape[0], :image.shape[1]] = image
   return out
 
 
@@ -452,7 +454,7 @@ class FeatureFn:
              if with_ground_truth else []) + [np.asarray(cache[i], np.float32)])
             for i in ids]
         index = np.concatenate([np.full(len(b), k, np.int32) for k, b in enumerate(boxes)])
-        images = np.stack([split.image(i) for i in ids])
+        images = _stack(split, self._mean, ids)  # photos differ in size
         features, regression = self._windows(variables, images, np.concatenate(boxes),
                                              index)
         offsets = np.cumsum([0] + [len(b) for b in boxes])

@@ -192,3 +192,21 @@ def test_eval_predict_searches_a_files_proposals_and_draws_its_detections(spp_tr
   # Every proposal of the file is scored by every class's SVM, then NMS: some survive.
   assert len(found) == 1 and len(found[0]["boxes"]) > 0
   assert (tmp_path / "drawn" / "canvas.png").is_file()
+
+
+def test_features_of_photos_of_several_sizes_are_those_of_each_photo_alone(shared_data):
+  import jax
+  from jcnn import models
+  from jcnn.data import detection as det_data
+  split = det_data.load("raccoon", "test", data_dir=shared_data / "raccoon").subset(3)
+  config = _config(model="small_vgg", feature="relu4", regression_feature="relu3",
+                   feature_batch_size=8)
+  model = models.create("small_vgg", num_classes=2)
+  variables = model.init(jax.random.PRNGKey(0), np.zeros((1, 32, 32, 3), np.float32))
+  info = {"mean": [0.5] * 3, "std": [0.25] * 3}
+  features = rcnn.FeatureFn(config, tasks.get("rcnn").feature_fn(config, model), info)
+  cache = [np.array([[10, 10, 60, 80], [5, 20, 40, 40]], np.float32)] * 3
+  together = features.of_split(variables, split, cache, with_ground_truth=False)
+  for i, found in enumerate(together):
+    alone = features.of_image(variables, split.image(i), cache[i])
+    np.testing.assert_allclose(found.features, alone.features, rtol=1e-5, atol=1e-5)
