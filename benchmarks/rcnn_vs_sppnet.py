@@ -5,6 +5,8 @@ the fc layers per proposal), through the two pipelines' own feature functions
 
   JCNN_DATA_DIR=<data> python benchmarks/rcnn_vs_sppnet.py             # the MNIST configs
   JCNN_DATA_DIR=<data> python benchmarks/rcnn_vs_sppnet.py --setup photos
+  JCNN_DATA_DIR=<data> python benchmarks/rcnn_vs_sppnet.py --setup paper --num-images 3 \
+      --repeats 1                                           # ~3 min per image on 2 cores
 
 Setups:
   mnist   train/configs/rcnn_mnist.py and sppnet_mnist.py as they are: LeNet-5, 128×128
@@ -13,16 +15,24 @@ Setups:
           selective search with up to 2,000 proposals, small_vgg (3×3 conv stacks, conv
           layers dominate) warped to 64×64 with 8 px of context for R-CNN; SPP-net pools
           its relu4 (stride 8) with {6, 3, 2, 1} into a 256-256 fc head.
+  paper   the SPP-net paper's comparison (He et al. 2014, Table 10: R-CNN with the same
+          ZF-5 as SPP-net, single scale): raccoon photos with the shorter side at 688 px,
+          selective search as rcnn_alexnet_voc07 runs it (fast mode, up to 2,000
+          windows); R-CNN warps each window to 224×224 with 16 px of context through the
+          whole ZF-5 (fc7 and pool5 read), in calls of its config's feature_batch_size;
+          SPP-net is sppnet_zf_voc07's network (conv5 once, {6, 3, 2, 1}, fc6/fc7 of
+          4,096) with every window in one call padded to its feature_batch_size, as the
+          pipeline runs it.
 
 Both pipelines read the same images and the same proposals; the weights are freshly
 initialised (the cost does not depend on training). Each timing is the median of
 --repeats calls after a warm-up call, so compilation is excluded (each image's
 proposal count compiles anew, unpadded), and each call computes what the SVMs and
 regressors read (R-CNN: fc7's and pool5's places; SPP-net: fc7 and the
-pyramid). Beside the whole CNN, the conv layers alone (the paper's "conv time": R-CNN's
-on every warped proposal, SPP-net's once per image). Selective search is timed on its
-own. One JSON line per image, then a summary
-line. Run on a quiet machine.
+pyramid). Beside the whole CNN, each pipeline up to its pool5 (the paper's "conv time":
+R-CNN's conv layers on every warped proposal; SPP-net's conv layers once per image and
+the pyramid of every window), and SPP-net's conv layers alone. Selective search is timed
+on its own. One JSON line per image, then a summary line. Run on a quiet machine.
 """
 import argparse
 import json
@@ -41,15 +51,17 @@ from jcnn import tasks  # noqa: E402
 from jcnn.data import detection as det_data  # noqa: E402
 from jcnn.data.pipeline import _normaliser  # noqa: E402
 from jcnn.detection import proposal_cache, rcnn  # noqa: E402
+from jcnn.tasks.rcnn import padded_calls  # noqa: E402
 from jcnn.models.features import run_to_feature  # noqa: E402
-from train.configs import rcnn_mnist, sppnet_mnist  # noqa: E402
+from jcnn.detection.sppnet import SPPNet  # noqa: E402
+from train.configs import rcnn_alexnet_voc07, rcnn_mnist, sppnet_mnist, sppnet_zf_voc07  # noqa: E402,E501
 
 def _emit(**fields):
   print(json.dumps(fields), flush=True)
 
 
-def _median_seconds(fn, repeats):
-  jax.block_until_ready(fn())
+def _median_seconds(fn, repeats, warm_up):
+  jax.block_until_ready(warm_up())
   times = []
   for _ in range(repeats):
     start = time.perf_counter()
@@ -60,6 +72,11 @@ def _median_seconds(fn, repeats):
 
 def configs(setup: str):
   """(R-CNN config, SPP-net config, images) of a setup."""
+  if setup == "paper":
+    r, s = rcnn_alexnet_voc07.get_config(), sppnet_zf_voc07.get_config()
+    r.model, r.warp_size, r.regression_feature = "zfnet", 224, "pool5"
+    s.scales = (1.0,)   # the photo is loaded at the paper's single scale
+    return r, s, det_data.load("raccoon", "test")
   r, s = rcnn_mnist.get_config(), sppnet_mnist.get_config()
   if setup == "mnist":
     return r, s, det_data.load("mnist_detection", "test")
@@ -72,42 +89,71 @@ def configs(setup: str):
   return r, s, det_data.load("raccoon", "test")
 
 
-def _resized(image, longer):
-  """The image with its longer side at `longer` px (no resize when 0)."""
-  if not longer:
+# Each setup's image size: (side, which side) or None for the images as they are.
+SIZES = {"mnist": None, "photos": (480, max), "paper": (688, min)}
+
+
+def _resized(image, size):
+  """The image with its longer (`max`) or shorter (`min`) side at `size[0]` px."""
+  if size is None:
     return image
   from skimage.transform import resize
-  scale = longer / max(image.shape[:2])
+  scale = size[0] / size[1](image.shape[:2])
   size = (round(image.shape[0] * scale), round(image.shape[1] * scale))
   return (resize(image, size, preserve_range=True, anti_aliasing=True)).astype(np.uint8)
 
 
-def _conv_layers(name, config, model):
-  """The pipeline's conv layers alone (the paper's "conv time"): R-CNN's on every warped
-  proposal up to pool5's place, SPP-net's once over the image."""
+def _to_pool5(name, config, model):
+  """The pipeline up to its pool5 (the paper's "conv time"): R-CNN's conv layers on every
+  warped proposal, SPP-net's conv layers once over the image and every window's
+  pyramid."""
   if name == "rcnn":
-    def conv(variables, images, boxes, index):
+    def run(variables, images, boxes, index):
       crops = rcnn.warp_regions(images, boxes, config.warp_size, config.context,
                                 config.square, image_index=index)
       return run_to_feature(model.bind(variables), config.regression_feature, crops)
   else:
-    def conv(variables, images, boxes, index):
-      return model.apply(variables, images,
-                         method=lambda m, x: run_to_feature(m.body, m.feature, x))
-  return conv
+    def run(variables, images, boxes, index):
+      return model.apply(variables, {"images": images, "boxes": boxes, "index": index},
+                         method=SPPNet.pooled)
+  return run
+
+
+def _conv_once(model):
+  """SPP-net's conv layers alone, once over the image."""
+  def run(variables, images, boxes, index):
+    return model.apply(variables, images,
+                       method=lambda m, x: run_to_feature(m.body, m.feature, x))
+  return run
+
+
+def _in_calls(run, size):
+  """`run` over the windows in the pipelines' calls (`rcnn.padded_calls`), or all in one
+  unpadded call when `size` is None; and a warm-up that compiles every call's shape."""
+  if size is None:
+    return run, run
+
+  def calls(variables, x, boxes, index):
+    return [run(variables, x, b, i) for b, i, _ in padded_calls(boxes, index, size)]
+
+  def warm_up(variables, x, boxes, index):
+    shapes = {len(b): (b, i) for b, i, _ in padded_calls(boxes, index, size)}
+    return [run(variables, x, b, i) for b, i in shapes.values()]
+
+  return calls, warm_up
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("--setup", default="mnist", choices=("mnist", "photos"))
+  parser.add_argument("--setup", default="mnist", choices=tuple(SIZES))
   parser.add_argument("--num-images", type=int, default=10)
   parser.add_argument("--max-proposals", type=int, default=2000)
   parser.add_argument("--repeats", type=int, default=5)
   args = parser.parse_args(argv)
 
   rcnn_config, spp_config, split = configs(args.setup)
-  longer = 480 if args.setup == "photos" else 0
-  first = _resized(split.image(0), longer)
+  size = SIZES[args.setup]
+  first = _resized(split.image(0), size)
   classes = {"class_names": list(split.class_names), "mean": [0.5] * first.shape[-1],
              "std": [0.25] * first.shape[-1]}
   functions = {}
@@ -116,14 +162,20 @@ def main(argv=None):
     shape = ([config.warp_size, config.warp_size, first.shape[-1]] if name == "rcnn"
              else list(first.shape))
     model = task.model(config, {**classes, "image_shape": shape})
-    variables = model.init(jax.random.PRNGKey(0), np.zeros((1, *shape), np.float32))
-    functions[f"{name}_cnn"] = (jax.jit(task.feature_fn(config, model)), variables)
-    functions[f"{name}_conv"] = (jax.jit(_conv_layers(name, config, model)), variables)
+    variables = jax.jit(model.init)(jax.random.PRNGKey(0),
+                                    np.zeros((1, *shape), np.float32))
+    calls = config.feature_batch_size if args.setup == "paper" else None
+    functions[f"{name}_cnn"] = (*_in_calls(jax.jit(task.feature_fn(config, model)), calls),
+                                variables)
+    functions[f"{name}_pool5"] = (*_in_calls(jax.jit(_to_pool5(name, config, model)),
+                                             calls), variables)
+    if name == "sppnet":
+      functions["sppnet_conv"] = (jax.jit(_conv_once(model)),) * 2 + (variables,)
 
   settings = dict(rcnn_config.search.to_dict(), max_proposals=args.max_proposals)
   rows = []
   for i in range(min(args.num_images, len(split))):
-    image = _resized(split.image(i), longer)
+    image = _resized(split.image(i), size)
     start = time.perf_counter()
     proposals = proposal_cache.search(image, settings)
     search = time.perf_counter() - start
@@ -132,11 +184,12 @@ def main(argv=None):
     x = _normaliser(image.shape, classes["mean"], classes["std"])(image[None])
     row = dict(image=i, size=list(image.shape[:2]), proposals=len(proposals),
                selective_search_ms=1e3 * search)
-    for name, (run, variables) in functions.items():
+    for name, (run, warm_up, variables) in functions.items():
       row[f"{name}_ms"] = 1e3 * _median_seconds(
-          lambda: run(variables, x, boxes, index), args.repeats)
+          lambda: run(variables, x, boxes, index), args.repeats,
+          lambda: warm_up(variables, x, boxes, index))
     row["speedup"] = row["rcnn_cnn_ms"] / row["sppnet_cnn_ms"]
-    row["conv_speedup"] = row["rcnn_conv_ms"] / row["sppnet_conv_ms"]
+    row["pool5_speedup"] = row["rcnn_pool5_ms"] / row["sppnet_pool5_ms"]
     rows.append(row)
     _emit(**{k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()})
 
@@ -146,7 +199,7 @@ def main(argv=None):
   _emit(summary=True, setup=args.setup, images=len(rows), devices=str(jax.devices()[0]),
         cpus=os.cpu_count(), **{f"median_{k}": median(k) for k in (
             "proposals", "selective_search_ms", "rcnn_cnn_ms", "sppnet_cnn_ms", "speedup",
-            "rcnn_conv_ms", "sppnet_conv_ms", "conv_speedup")})
+            "rcnn_pool5_ms", "sppnet_pool5_ms", "pool5_speedup", "sppnet_conv_ms")})
 
 
 if __name__ == "__main__":

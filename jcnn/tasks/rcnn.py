@@ -399,6 +399,19 @@ def init_from(params: dict, pretrained: dict, config) -> dict:
   return jax.tree_util.tree_unflatten(tree, out)
 
 
+def padded_calls(boxes: np.ndarray, index: np.ndarray, size: int):
+  """The windows in calls of `size`, the last padded only to the next power of two (at
+  least 64): a handful of shapes to compile, and little work on padding where an image
+  has few windows. Yields (boxes [S, 4], index [S], windows that are real)."""
+  for start in range(0, len(boxes), size):
+    n = len(boxes[start:start + size])
+    call = min(size, max(64, 1 << (n - 1).bit_length()))
+    b = np.tile(np.float32([0, 0, 1, 1]), (call, 1))
+    i = np.zeros(call, np.int32)
+    b[:n], i[:n] = boxes[start:start + size], index[start:start + size]
+    yield b, i, n
+
+
 class FeatureFn:
   """A fine-tuned network as a feature extractor over windows of whole images.
 
@@ -416,18 +429,10 @@ class FeatureFn:
     self._run = jax.jit(run)
 
   def _windows(self, variables, images: np.ndarray, boxes: np.ndarray, index: np.ndarray):
-    """Features of windows `boxes` [K, 4] of `images[index]`, in fixed-size calls."""
-    size = self._config.feature_batch_size
+    """Features of windows `boxes` [K, 4] of `images[index]`, in calls of few sizes."""
     stack = _normaliser(images.shape[1:], self._mean, self._std)(np.asarray(images))
-    outs = []
-    for start in range(0, len(boxes), size):
-      part = slice(start, start + size)
-      b = np.zeros((size, 4), np.float32)
-      i = np.zeros(size, np.int32)
-      n = len(boxes[part])
-      b[:n], i[:n] = boxes[part], index[part]
-      b[n:] = [0, 0, 1, 1]
-      outs.append([np.asarray(x)[:n] for x in self._run(variables, stack, b, i)])
+    outs = [[np.asarray(x)[:n] for x in self._run(variables, stack, b, i)]
+            for b, i, n in padded_calls(boxes, index, self._config.feature_batch_size)]
     if not outs:
       return (np.zeros((0, 0), np.float32),) * 2
     return tuple(np.concatenate(parts) for parts in zip(*outs))

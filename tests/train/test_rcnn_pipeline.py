@@ -210,3 +210,17 @@ def test_features_of_photos_of_several_sizes_are_those_of_each_photo_alone(share
   for i, found in enumerate(together):
     alone = features.of_image(variables, split.image(i), cache[i])
     np.testing.assert_allclose(found.features, alone.features, rtol=1e-5, atol=1e-5)
+
+
+def test_windows_go_in_full_calls_and_a_last_one_padded_to_a_power_of_two():
+  boxes = np.arange(1100 * 4, dtype=np.float32).reshape(1100, 4)
+  index = np.arange(1100, dtype=np.int32) % 3
+  calls = list(rcnn.padded_calls(boxes, index, 512))
+  assert [(len(b), n) for b, _, n in calls] == [(512, 512), (512, 512), (128, 76)]
+  np.testing.assert_array_equal(np.concatenate([b[:n] for b, _, n in calls]), boxes)
+  np.testing.assert_array_equal(np.concatenate([i[:n] for _, i, n in calls]), index)
+  last_boxes, last_index, n = calls[-1]
+  assert (last_boxes[n:] == [0, 0, 1, 1]).all() and (last_index[n:] == 0).all()
+  assert [len(b) for b, _, _ in rcnn.padded_calls(boxes[:5], index[:5], 512)] == [64]
+  assert [len(b) for b, _, _ in rcnn.padded_calls(boxes[:5], index[:5], 16)] == [16]
+  assert list(rcnn.padded_calls(boxes[:0], index[:0], 512)) == []
