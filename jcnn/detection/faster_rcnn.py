@@ -204,7 +204,8 @@ class FasterRCNN(nn.Module):
     flat = jax.lax.stop_gradient(rois).reshape(-1, 4)
     images = jnp.repeat(jnp.arange(batch), count)
     pool = detection.roi_pool if self.roi_op == "pool" else detection.roi_align
-    kwargs = {} if self.roi_op == "pool" else {"sampling_ratio": 2}
+    kwargs = ({"first_maximum": train} if self.roi_op == "pool"  # values alone at test
+              else {"sampling_ratio": 2})
     pooled = pool(features, flat, size, spatial_scale=1.0 / self.stride,
                   batch_indices=images, **kwargs)
     logits, deltas = self.box_predictor(pooled, train)

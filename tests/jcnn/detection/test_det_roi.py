@@ -258,3 +258,22 @@ def test_pyramid_pooling_from_values_alone_gives_the_same_values():
   values_only = detection.roi_spatial_pyramid_pool(features, boxes, 8, offset=4.0,
                                                    first_maximum=False)
   np.testing.assert_array_equal(values_only, with_positions)
+
+
+def test_roi_pool_from_values_alone_gives_the_same_values_and_shares_ties():
+  # Faster R-CNN's test-time box head pools without argmax positions.
+  rng = np.random.default_rng(5)
+  features = rng.standard_normal((2, 31, 40, 6)).astype(np.float32)
+  xy = rng.uniform(-30, 600, (200, 2))
+  boxes = np.concatenate([xy, xy + rng.uniform(1, 400, (200, 2))], 1).astype(np.float32)
+  index = rng.integers(0, 2, 200).astype(np.int32)
+  kwargs = dict(spatial_scale=1 / 16, batch_indices=index)
+  np.testing.assert_array_equal(
+      detection.roi_pool(features, boxes, 7, first_maximum=False, **kwargs),
+      detection.roi_pool(features, boxes, 7, **kwargs))
+  tied = jnp.ones((1, 2, 2, 1))   # one bin over four equal cells
+  box = jnp.array([[0.0, 0.0, 1.0, 1.0]])
+  grad = jax.grad(lambda f: detection.roi_pool(f, box, 1, first_maximum=False).sum())(tied)
+  first = jax.grad(lambda f: detection.roi_pool(f, box, 1).sum())(tied)
+  assert float(grad.sum()) == pytest.approx(1.0) and float(grad.min()) > 0
+  np.testing.assert_array_equal(first[0, :, :, 0], [[1, 0], [0, 0]])
