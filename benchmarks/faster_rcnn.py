@@ -19,7 +19,8 @@ in one process, one JSON line each:
   - proposals ms/image: the RPN (backbone + RPN head + decode + NMS, one jit), and the
     RPN on the backbone's features it shares with the detector (its own cost, the
     paper's "10 ms"), against `selective_search(..., "fast")` on the same images;
-then a summary line with the three ratios. With --workdir the run's trained weights are
+each with its ratio. The detector and the backbone are timed in alternating calls, so a
+neighbour's load on a shared machine falls on both sides of a ratio. With --workdir the run's trained weights are
 used (proposal counts after NMS depend on them), else a fresh initialisation.
 """
 import argparse
@@ -52,16 +53,28 @@ def _config(path):
   return module.get_config()
 
 
+def _time(fn):
+  start = time.perf_counter()
+  jax.block_until_ready(fn())
+  return time.perf_counter() - start
+
+
 def _rate(fn, seconds):
   """Median seconds per call over `seconds` of calls (after one warm-up call)."""
-  jax.block_until_ready(fn())
-  times, spent = [], 0.0
-  while spent < seconds or len(times) < 3:
-    start = time.perf_counter()
+  return _rates(fn, seconds=seconds)[0]
+
+
+def _rates(*fns, seconds):
+  """Median seconds per call of each of `fns`, called in turn for `seconds` (at least 3
+  rounds, after one warm-up call each): a neighbour's load falls on all of them alike."""
+  for fn in fns:
     jax.block_until_ready(fn())
-    times.append(time.perf_counter() - start)
-    spent += times[-1]
-  return statistics.median(times)
+  times, spent = [[] for _ in fns], 0.0
+  while spent < seconds or len(times[0]) < 3:
+    for fn, t in zip(fns, times):
+      t.append(_time(fn))
+      spent += t[-1]
+  return [statistics.median(t) for t in times]
 
 
 def main(argv=None):
@@ -102,8 +115,8 @@ def main(argv=None):
   # Inference: the detector against the backbone's forward pass.
   detect = jax.jit(lambda v, x, s: model.apply(v, x, s))
   features = jax.jit(lambda v, x: model.apply(v, x, method=model.features))
-  detector_s = _rate(lambda: detect(variables, images, sizes), args.seconds)
-  backbone_s = _rate(lambda: features(variables, images), args.seconds)
+  detector_s, backbone_s = _rates(lambda: detect(variables, images, sizes),
+                                  lambda: features(variables, images), seconds=args.seconds)
   _emit(measure="inference_ms_per_image", batch=n_eval, detector=1e3 * detector_s / n_eval,
         backbone=1e3 * backbone_s / n_eval, ratio=detector_s / backbone_s, **common)
 
@@ -135,8 +148,8 @@ def main(argv=None):
                                                  train_batch["image"])
     return body["params"]
 
-  detector_train_s = _rate(detector_train, args.seconds)
-  backbone_train_s = _rate(backbone_train, args.seconds)
+  detector_train_s, backbone_train_s = _rates(detector_train, backbone_train,
+                                              seconds=args.seconds)
   _emit(measure="train_images_per_s", batch=n_train, detector=n_train / detector_train_s,
         backbone=n_train / backbone_train_s, ratio=detector_train_s / backbone_train_s,
         **common)
