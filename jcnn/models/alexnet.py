@@ -164,16 +164,23 @@ class ZFNet(nn.Module):
     dropout_rate: dropout on FC6 and FC7.
     fully_convolutional: the head as convolutions (inputs of at least 224×224 give a
       score map).
+    adaptive_pool: an adaptive average pool to 6×6 before the head, as torchvision's
+      AlexNet has: the identity at 224×224, and any input of at least 63×63 passes
+      (e.g. CIFAR-10 at 64×64, beside `alexnet_1tower` on the same recipe).
   """
   num_classes: int = 1000
   dropout_rate: float = 0.5
   fully_convolutional: bool = False
+  adaptive_pool: bool = False
   head_window: ClassVar[int] = 6
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    """x: [batch, 224, 224, 3] -> logits [batch, num_classes]."""
-    check_input_size("zfnet", x, (224, 224, 3), at_least=self.fully_convolutional)
+    """x: [batch, 224, 224, 3] (at least 63×63 with `adaptive_pool`) -> logits."""
+    if self.adaptive_pool and self.fully_convolutional:
+      raise ValueError("zfnet: adaptive_pool and fully_convolutional exclude each other")
+    check_input_size("zfnet", x, (63, 63, 3) if self.adaptive_pool else (224, 224, 3),
+                     at_least=self.fully_convolutional or self.adaptive_pool)
     relu = jax.nn.relu
     ceil_pad = ((0, 1), (0, 1))
     conv = functools.partial(_conv, kernel_init=PAPER_INIT)
@@ -185,6 +192,8 @@ class ZFNet(nn.Module):
     x = record(self, "relu4", relu(conv(384, 3, "conv4", padding=1)(x)))
     x = record(self, "relu5", relu(conv(256, 3, "conv5", padding=1)(x)))
     x = record(self, "pool5", jnn.max_pool(x, 3, 2))
+    if self.adaptive_pool:
+      x = adaptive_avg_pool(x, self.head_window)
     return ClassifierHead(self.num_classes, self.head_window, dropout_rate=self.dropout_rate,
                           fully_convolutional=self.fully_convolutional,
                           kernel_init=PAPER_INIT, name=HEAD)(x, train)

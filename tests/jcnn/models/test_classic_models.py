@@ -350,3 +350,14 @@ def test_caffe_average_pool_ignores_the_overhang():
   np.testing.assert_allclose(out[0, :, 0, 0], [1.0, 2.5])
   with pytest.raises(ValueError, match="pool kind"):
     nin_lib.caffe_pool(x, "min", 3, 2)
+
+
+def test_zfnet_with_the_adaptive_pool_is_zfnet_at_224_and_takes_64():
+  plain, adaptive = models.create("zfnet"), models.create("zfnet", adaptive_pool=True)
+  x = jax.random.normal(jax.random.PRNGKey(0), (1, 224, 224, 3))
+  variables = plain.init(jax.random.PRNGKey(1), x)
+  np.testing.assert_allclose(adaptive.apply(variables, x), plain.apply(variables, x),
+                             rtol=1e-6, atol=1e-6)
+  assert adaptive.apply(variables, jnp.zeros((2, 64, 64, 3))).shape == (2, 1000)
+  with pytest.raises(ValueError, match="63"):
+    adaptive.apply(variables, jnp.zeros((1, 62, 62, 3)))
