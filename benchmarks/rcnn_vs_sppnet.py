@@ -6,12 +6,12 @@ the fc layers per proposal), through the two pipelines' own feature functions
   JCNN_DATA_DIR=<data> python benchmarks/rcnn_vs_sppnet.py             # the MNIST configs
   JCNN_DATA_DIR=<data> python benchmarks/rcnn_vs_sppnet.py --setup photos
   JCNN_DATA_DIR=<data> python benchmarks/rcnn_vs_sppnet.py --setup paper --num-images 3 \
-      --repeats 1                                           # ~3 min per image on 2 cores
+      --repeats 2                                           # ~2 min per image on 2 cores
 
 Setups:
   mnist   train/configs/rcnn_mnist.py and sppnet_mnist.py as they are: LeNet-5, 128×128
           canvases, 32×32 warps, fast selective search (boxes of 8 px and up).
-  photos  the paper's regime on the raccoon photos: the longer side at 480 px, quality
+  photos  a CPU-sized stand-in on the raccoon photos: the longer side at 480 px, quality
           selective search with up to 2,000 proposals, small_vgg (3×3 conv stacks, conv
           layers dominate) warped to 64×64 with 8 px of context for R-CNN; SPP-net pools
           its relu4 (stride 8) with {6, 3, 2, 1} into a 256-256 fc head.
@@ -19,16 +19,16 @@ Setups:
           ZF-5 as SPP-net, single scale): raccoon photos with the shorter side at 688 px,
           selective search as rcnn_alexnet_voc07 runs it (fast mode, up to 2,000
           windows); R-CNN warps each window to 224×224 with 16 px of context through the
-          whole ZF-5 (fc7 and pool5 read), in calls of its config's feature_batch_size;
-          SPP-net is sppnet_zf_voc07's network (conv5 once, {6, 3, 2, 1}, fc6/fc7 of
-          4,096) with every window in one call padded to its feature_batch_size, as the
-          pipeline runs it.
+          whole ZF-5 (fc7 and pool5 read); SPP-net is sppnet_zf_voc07's network (conv5
+          once, {6, 3, 2, 1}, fc6/fc7 of 4,096). Both in the calls their pipelines make
+          (`rcnn.padded_calls`: feature_batch_size windows, the last call padded to a
+          power of two).
 
 Both pipelines read the same images and the same proposals; the weights are freshly
 initialised (the cost does not depend on training). Each timing is the median of
---repeats calls after a warm-up call, so compilation is excluded (each image's
-proposal count compiles anew, unpadded), and each call computes what the SVMs and
-regressors read (R-CNN: fc7's and pool5's places; SPP-net: fc7 and the
+--repeats calls after a warm-up call, so compilation is excluded (mnist and photos pass
+each image's windows unpadded in one call, compiled anew), and each call computes what
+the SVMs and regressors read (R-CNN: fc7's and pool5's places; SPP-net: fc7 and the
 pyramid). Beside the whole CNN, each pipeline up to its pool5 (the paper's "conv time":
 R-CNN's conv layers on every warped proposal; SPP-net's conv layers once per image and
 the pyramid of every window), and SPP-net's conv layers alone. Selective search is timed
@@ -51,9 +51,9 @@ from jcnn import tasks  # noqa: E402
 from jcnn.data import detection as det_data  # noqa: E402
 from jcnn.data.pipeline import _normaliser  # noqa: E402
 from jcnn.detection import proposal_cache, rcnn  # noqa: E402
-from jcnn.tasks.rcnn import padded_calls  # noqa: E402
-from jcnn.models.features import run_to_feature  # noqa: E402
 from jcnn.detection.sppnet import SPPNet  # noqa: E402
+from jcnn.models.features import run_to_feature  # noqa: E402
+from jcnn.tasks.rcnn import padded_calls  # noqa: E402
 from train.configs import rcnn_alexnet_voc07, rcnn_mnist, sppnet_mnist, sppnet_zf_voc07  # noqa: E402,E501
 
 def _emit(**fields):
