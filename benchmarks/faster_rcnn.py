@@ -4,7 +4,7 @@
   python benchmarks/faster_rcnn.py --config train/configs/faster_rcnn_mnist.py \
       --workdir runs/faster_rcnn_mnist --seconds 10 --ss-images 20
   python benchmarks/faster_rcnn.py --config train/configs/faster_rcnn_vgg16_voc07.py \
-      --dataset raccoon --seconds 20 --ss-images 10     # the paper's VGG-16, ~10 min
+      --dataset raccoon --seconds 40 --ss-images 10     # the paper's VGG-16, ~5 min
 
 --dataset runs a config on another dataset (its train and test splits) with the
 config's resize rule, e.g. the VOC paper configs on the raccoon photos when VOC is not
@@ -20,8 +20,9 @@ in one process, one JSON line each:
     RPN on the backbone's features it shares with the detector (its own cost, the
     paper's "10 ms"), against `selective_search(..., "fast")` on the same images;
 each with its ratio. The detector and the backbone are timed in alternating calls, so a
-neighbour's load on a shared machine falls on both sides of a ratio. With --workdir the run's trained weights are
-used (proposal counts after NMS depend on them), else a fresh initialisation.
+neighbour's load on a shared machine falls on both sides of a ratio. With --workdir the
+run's trained weights are used (proposal counts after NMS depend on them), else a fresh
+initialisation.
 """
 import argparse
 import importlib.util
