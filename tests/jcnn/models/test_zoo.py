@@ -62,27 +62,29 @@ def test_forward_and_train_step(name):
   x = jax.random.normal(jax.random.PRNGKey(0), (4, *shape))
   labels = jnp.arange(4) % num_classes
 
-  # Jitted: eager Flax compiles every distinct op shape on its own, which dominates.
-  variables = jax.jit(lambda x: model.init(jax.random.PRNGKey(1), x, train=False))(x[:1])
-  logits = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, x)
-  assert logits.shape == (4, num_classes)
-  assert np.all(np.isfinite(logits))
-
+  # Three programs per model (init, eval forward, train step): compiling them is most of
+  # this test's time, so the eval forward serves the logits check and both losses.
   config = tasks.default_config("classification")
   config.update(dict(model=name, weight_decay=1e-4, weight_decay_subset="kernels"))
   # Adam at 1e-3 blows up the 4096-wide dense heads of AlexNet/VGG in a few steps.
   state = state_lib.create(model, optax.adam(1e-4), rng=jax.random.PRNGKey(2),
                            input_shape=shape)
+  forward = jax.jit(lambda v: model.apply(v, x, train=False))
+  logits = forward(state.eval_variables())
+  assert logits.shape == (4, num_classes)
+  assert np.all(np.isfinite(logits))
+
+  def eval_loss(logits):
+    return float(losses.softmax_cross_entropy(logits, labels))
+
   step = jax.jit(classification.train_step(config))
   batch = {"image": x, "label": labels}
-  eval_loss = jax.jit(lambda v: losses.softmax_cross_entropy(
-      model.apply(v, x, train=False), labels))
-  before = float(eval_loss(state.eval_variables()))
+  before = eval_loss(logits)
   train_losses = []
   for _ in range(6):
     state, metrics = step(state, batch)
     train_losses.append(float(metrics["loss"]))
-  after = float(eval_loss(state.eval_variables()))
+  after = eval_loss(forward(state.eval_variables()))
   assert np.all(np.isfinite(train_losses + [before, after])), (train_losses, before, after)
   if name not in DEGRADES:
     # Eval mode is free of dropout noise but uses BatchNorm running statistics, which
