@@ -248,12 +248,17 @@ def test_masked_pyramid_pooling_gives_the_sparse_tables_values():
     np.testing.assert_array_equal(a, b)
 
 
+def _random_boxes(rng, count, low, high, longest):
+  """`count` xyxy boxes with corners in [low, high) and sides in [1, longest)."""
+  xy = rng.uniform(low, high, (count, 2))
+  return np.concatenate([xy, xy + rng.uniform(1, longest, (count, 2))], 1).astype(np.float32)
+
+
 def test_pyramid_pooling_from_values_alone_gives_the_same_values():
   # SPP-net's frozen conv layers take no gradient: the table needs no argmax positions.
   rng = np.random.default_rng(4)
   features = rng.standard_normal((1, 45, 60, 8)).astype(np.float32)
-  xy = rng.uniform(-40, 450, (300, 2))
-  boxes = np.concatenate([xy, xy + rng.uniform(1, 200, (300, 2))], 1).astype(np.float32)
+  boxes = _random_boxes(rng, 300, -40, 450, 200)
   with_positions = detection.roi_spatial_pyramid_pool(features, boxes, 8, offset=4.0)
   values_only = detection.roi_spatial_pyramid_pool(features, boxes, 8, offset=4.0,
                                                    first_maximum=False)
@@ -264,8 +269,7 @@ def test_roi_pool_from_values_alone_gives_the_same_values_and_shares_ties():
   # Faster R-CNN's test-time box head pools without argmax positions.
   rng = np.random.default_rng(5)
   features = rng.standard_normal((2, 31, 40, 6)).astype(np.float32)
-  xy = rng.uniform(-30, 600, (200, 2))
-  boxes = np.concatenate([xy, xy + rng.uniform(1, 400, (200, 2))], 1).astype(np.float32)
+  boxes = _random_boxes(rng, 200, -30, 600, 400)
   index = rng.integers(0, 2, 200).astype(np.int32)
   kwargs = dict(spatial_scale=1 / 16, batch_indices=index)
   np.testing.assert_array_equal(
