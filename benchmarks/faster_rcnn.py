@@ -5,10 +5,15 @@
       --workdir runs/faster_rcnn_mnist --seconds 10 --ss-images 20
   python benchmarks/faster_rcnn.py --config train/configs/faster_rcnn_vgg16_voc07.py \
       --dataset raccoon --seconds 40 --ss-images 10     # the paper's VGG-16, ~5 min
+  python benchmarks/faster_rcnn.py --config train/configs/faster_rcnn_vgg16_voc07.py \
+      --dataset raccoon --input 600x1000 --dtype bfloat16   # the GPU table's setting
 
 --dataset runs a config on another dataset (its train and test splits) with the
 config's resize rule, e.g. the VOC paper configs on the raccoon photos when VOC is not
-prepared.
+prepared. --input HxW pads to H×W instead of the config's max_size² square and keeps
+the images whose resized content fits (600x1000: the landscape ones, the paper's
+typical VOC input). --dtype computes in bfloat16 (jcnn.precision; parameters, losses and
+box post-processing stay float32) on both sides of every ratio.
 
 On the same input batches (real MNIST-detection test canvases, or the config's dataset),
 in one process, one JSON line each:
@@ -25,6 +30,7 @@ run's trained weights are used (proposal counts after NMS depend on them), else 
 initialisation.
 """
 import argparse
+import dataclasses
 import importlib.util
 import json
 import pathlib
@@ -39,8 +45,10 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from jcnn import detection, parallel, runs, runtime, tasks  # noqa: E402
+from jcnn import detection, parallel, precision, runs, runtime, tasks  # noqa: E402
 from jcnn import state as state_lib  # noqa: E402
+from jcnn.data import detection as det_data  # noqa: E402
+from jcnn.tasks import detection as detection_task  # noqa: E402
 
 
 def _emit(**fields):
@@ -78,6 +86,28 @@ def _rates(*fns, seconds):
   return [statistics.median(t) for t in times]
 
 
+def _shape(text):
+  """"600x1000" -> (600, 1000)."""
+  try:
+    h, w = (int(v) for v in text.lower().split("x"))
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected HxW, e.g. 600x1000, got {text!r}") from None
+  return h, w
+
+
+def _fitting(split, config, shape):
+  """The images of `split` whose resized content fits `shape` (H, W)."""
+  records = [r for r in split.records if all(
+      side <= limit for side, limit in zip(det_data.resized_size(
+          r["height"], r["width"], min_size=config.min_size, max_size=config.max_size)[1],
+          shape))]
+  if not records:
+    raise SystemExit(f"no image of {split.name}/{split.split} fits {shape[0]}x{shape[1]} "
+                     f"after resizing (min_size {config.min_size}, max_size "
+                     f"{config.max_size})")
+  return dataclasses.replace(split, records=records)
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--config", default="train/configs/faster_rcnn_mnist.py")
@@ -87,6 +117,11 @@ def main(argv=None):
   parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
   parser.add_argument("--ss-images", type=int, default=20,
                       help="images for selective search (about 0.1-2 s each)")
+  parser.add_argument("--input", type=_shape, default=None, metavar="HxW",
+                      help="pad to H×W, keeping the images that fit (default: the "
+                           "config's square)")
+  parser.add_argument("--dtype", default="float32", choices=precision.COMPUTE_DTYPES,
+                      help="compute dtype of both sides (parameters stay float32)")
   args = parser.parse_args(argv)
   runtime.quiet()
   runtime.configure()
@@ -96,26 +131,35 @@ def main(argv=None):
     config.init_from = ""
   if args.dataset:
     config.dataset, config.train_split, config.eval_split = args.dataset, "train", "test"
+  config.dtype = args.dtype
   task = tasks.get("detection")
   mesh = parallel.make_mesh(1)
   training = task.training(config, mesh)
   model, info = training.model, training.dataset_info
+  apply = precision.apply_in(args.dtype, model.apply)
   state = state_lib.create(model, optax.adam(1e-4), rng=jax.random.PRNGKey(0),
-                           input_shape=task.input_shape(info))
+                           input_shape=task.input_shape(info), apply_fn=apply)
   if args.workdir:
     state = state.replace(params=runs.Run.open(args.workdir).restore().variables["params"])
-  train_batch = jax.device_put(next(training.batches(0, 0)))
+  train_split = task.load_split(config, config.train_split)
   eval_split = task.load_split(config, config.eval_split)
-  eval_batch = jax.device_put(next(iter(task.eval_batches(config, info, eval_split))))
+  if args.input:
+    train_split, eval_split = (_fitting(split, config, args.input)
+                               for split in (train_split, eval_split))
+  train_batch, eval_batch = (
+      jax.device_put(next(iter(detection_task.batches(
+          config, info, split, train=train, padded_shape=args.input))))
+      for split, train in ((train_split, True), (eval_split, False)))
   variables = {"params": state.params}
   images, sizes = eval_batch["image"], eval_batch["image_size"]
   n_eval, n_train = images.shape[0], train_batch["image"].shape[0]
   common = dict(run=args.workdir or args.config, dataset=config.dataset,
-                model=config.model, input=list(images.shape[1:]))
+                model=config.model, input=list(images.shape[1:]), dtype=args.dtype,
+                device=jax.devices()[0].device_kind)
 
   # Inference: the detector against the backbone's forward pass.
-  detect = jax.jit(lambda v, x, s: model.apply(v, x, s))
-  features = jax.jit(lambda v, x: model.apply(v, x, method=model.features))
+  detect = jax.jit(lambda v, x, s: apply(v, x, s))
+  features = jax.jit(lambda v, x: apply(v, x, method=model.features))
   detector_s, backbone_s = _rates(lambda: detect(variables, images, sizes),
                                   lambda: features(variables, images), seconds=args.seconds)
   _emit(measure="inference_ms_per_image", batch=n_eval, detector=1e3 * detector_s / n_eval,
@@ -125,7 +169,7 @@ def main(argv=None):
   train_step = jax.jit(training.train_step)
 
   def backbone_loss(params, x):
-    return jnp.mean(model.apply({"params": params}, x, train=True, method=model.features))
+    return jnp.mean(apply({"params": params}, x, train=True, method=model.features))
 
   tx = optax.adam(1e-4)
 
@@ -156,15 +200,17 @@ def main(argv=None):
         **common)
 
   # Proposals: the RPN (one jit, from pixels) against selective search, fast mode.
-  rpn = jax.jit(lambda v, x, s: model.apply(v, x, s, method=model.test_proposals)[1])
+  rpn = jax.jit(lambda v, x, s: apply(v, x, s, method=model.test_proposals)[1])
   rpn_s = _rate(lambda: rpn(variables, images, sizes).boxes, args.seconds)
 
   def rpn_on_features(v, f, s):  # what the RPN adds to the features it shares
+    v = {"params": precision.cast_floating(v["params"], f.dtype)}
     return model.apply(v, f, *model.apply(v, f, method=model.rpn), s,
                        pre_nms_top_n=model.pre_nms_top_n,
                        post_nms_top_n=model.post_nms_top_n, method=model.propose).boxes
 
-  rpn_own, shared = jax.jit(rpn_on_features), features(variables, images)
+  shared = features(variables, images).astype(precision.compute_dtype(args.dtype))
+  rpn_own = jax.jit(rpn_on_features)
   rpn_own_s = _rate(lambda: rpn_own(variables, shared, sizes), args.seconds)
   ss_times, ss_counts = [], []
   for i in range(min(len(eval_split), args.ss_images)):

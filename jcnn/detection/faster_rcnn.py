@@ -8,8 +8,15 @@ region proposal network and a Fast R-CNN box head.
 
 The parts are methods, so a training step can run them in order and sample targets
 between them inside one jit (`jcnn.tasks.detection`): `features` -> `rpn` ->
-`propose` -> `box_head` (`test_proposals` runs the first three at test time). Everything has static shapes; per-image work is vmapped.
-Boxes are xyxy in network-input pixels.
+`propose` -> `box_head` (`test_proposals` runs the first three at test time).
+Everything has static shapes; per-image work is vmapped. Boxes are xyxy in
+network-input pixels.
+
+Mixed precision (`config.dtype`, jcnn.precision): the backbone, the RPN's conv and the
+box head compute in the input's dtype, but `rpn` and `box_head` return float32, so box
+decoding, top-k, NMS, scores and the losses run in float32: bfloat16 keeps 8 significant
+bits, which would tie scores by the hundred and put pixel coordinates near 1000 on a
+4-px grid.
 """
 import dataclasses
 from collections.abc import Sequence
@@ -169,8 +176,10 @@ class FasterRCNN(nn.Module):
                           train=train and not self.freeze_batch_norm)
 
   def rpn(self, features: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Objectness logits [B, A] and deltas [B, A, 4] of every anchor (`anchors` order)."""
-    return self.rpn_head(features)
+    """Objectness logits [B, A] and deltas [B, A, 4] of every anchor (`anchors` order),
+    in float32."""
+    objectness, deltas = self.rpn_head(features)
+    return objectness.astype(jnp.float32), deltas.astype(jnp.float32)
 
   def anchors(self, feature_shape: tuple[int, int]) -> jax.Array:
     """[h * w * k, 4] anchors of a feature map, in py-faster-rcnn's order."""
@@ -198,7 +207,7 @@ class FasterRCNN(nn.Module):
 
   def box_head(self, features: jax.Array, rois: jax.Array,
                train: bool = False) -> tuple[jax.Array, jax.Array]:
-    """rois [B, R, 4] -> class logits [B, R, N+1] and deltas [B, R, N+1, 4]."""
+    """rois [B, R, 4] -> class logits [B, R, N+1] and deltas [B, R, N+1, 4], in float32."""
     batch, count = rois.shape[:2]
     size = self.roi_size or self.cut.roi_size
     flat = jax.lax.stop_gradient(rois).reshape(-1, 4)
@@ -209,8 +218,8 @@ class FasterRCNN(nn.Module):
     pooled = pool(features, flat, size, spatial_scale=1.0 / self.stride,
                   batch_indices=images, **kwargs)
     logits, deltas = self.box_predictor(pooled, train)
-    return (logits.reshape(batch, count, -1),
-            deltas.reshape(batch, count, self.num_classes + 1, 4))
+    return (logits.astype(jnp.float32).reshape(batch, count, -1),
+            deltas.astype(jnp.float32).reshape(batch, count, self.num_classes + 1, 4))
 
   def __call__(self, images: jax.Array, image_sizes: jax.Array | None = None,
                train: bool = False) -> dict[str, jax.Array]:

@@ -156,8 +156,8 @@ class Detection(base.Task):
     return base.Training(
         dataset_info=info, num_examples=len(train_split), model=model,
         train_step=train_step(config),
-        batches=lambda epoch, start: _batches(config, info, train_split, train=True,
-                                              epoch=epoch, start_batch=start, mesh=mesh),
+        batches=lambda epoch, start: batches(config, info, train_split, train=True,
+                                             epoch=epoch, start_batch=start, mesh=mesh),
         evaluators=(evaluator,), progress=("loss", "rpn_cls", "head_cls"),
         init_params=None if pretrained is None else (
             lambda params: init_from(params, pretrained, config)))
@@ -192,7 +192,7 @@ class Detection(base.Task):
 
     With `mesh`, only this process's rows of each batch (`parallel.local_rows`).
     """
-    return _batches(config, dataset_info, split, train=False, mesh=mesh)
+    return batches(config, dataset_info, split, train=False, mesh=mesh)
 
 
 def validate_data(config: ml_collections.ConfigDict) -> None:
@@ -246,12 +246,17 @@ def dataset_info(config: ml_collections.ConfigDict, split: det_data.DetectionSpl
           "max_size": config.max_size, "image_shape": [side, side, int(split.channels)]}
 
 
-def _batches(config, info, split, *, train, epoch=0, start_batch=0, mesh=None):
+def batches(config: ml_collections.ConfigDict, info: dict, split: det_data.DetectionSplit,
+            *, train: bool, epoch: int = 0, start_batch: int = 0, mesh: Mesh | None = None,
+            padded_shape: tuple[int, int] | None = None):
+  """The run's batches of `split` (train: shuffled, flipped if the config says so),
+  padded to the run's square input or to `padded_shape` (H, W)."""
   side = info["image_shape"][0]
   size = config.batch_size if train else config.eval_batch_size
   return det_data.batches(
       split, size, rows=parallel.local_rows(mesh, size),
-      min_size=info["min_size"], max_size=info["max_size"], padded_shape=(side, side),
+      min_size=info["min_size"], max_size=info["max_size"],
+      padded_shape=padded_shape or (side, side),
       max_boxes=config.max_boxes, train=train, seed=config.seed, epoch=epoch,
       start_batch=start_batch, flip=config.flip and train,
       mean=np.asarray(info["mean"], np.float32), std=np.asarray(info["std"], np.float32),

@@ -11,6 +11,7 @@
 """
 from jcnn.data.detection.batching import batches
 from jcnn.data.detection.batching import resize_and_pad
+from jcnn.data.detection.batching import resized_size
 from jcnn.data.detection.canvases import CanvasConfig
 from jcnn.data.detection.sources import DATASETS
 from jcnn.data.detection.sources import load
@@ -23,4 +24,5 @@ __all__ = [
     "batches",
     "load",
     "resize_and_pad",
+    "resized_size",
 ]

@@ -39,10 +39,7 @@ def resize_and_pad(image: np.ndarray, boxes: np.ndarray, *, min_size: int, max_s
     resized content's size).
   """
   h, w = image.shape[:2]
-  scale = min_size / min(h, w)
-  if np.round(scale * max(h, w)) > max_size:
-    scale = max_size / max(h, w)
-  size = (max(1, int(np.round(h * scale))), max(1, int(np.round(w * scale))))
+  scale, size = resized_size(h, w, min_size=min_size, max_size=max_size)
   ph, pw = padded_shape
   if size[0] > ph or size[1] > pw:
     raise ValueError(f"a {h}x{w} image resized to {size[0]}x{size[1]} (min_size "
@@ -59,6 +56,15 @@ def resize_and_pad(image: np.ndarray, boxes: np.ndarray, *, min_size: int, max_s
   out[:size[0], :size[1]] = resized
   boxes = np.asarray(boxes, np.float32).reshape(-1, 4) * np.float32(scale)
   return out, boxes, float(scale), size
+
+
+def resized_size(h: int, w: int, *, min_size: int, max_size: int
+                 ) -> tuple[float, tuple[int, int]]:
+  """py-faster-rcnn's scale for an h×w image and the (h', w') it resizes to."""
+  scale = min_size / min(h, w)
+  if np.round(scale * max(h, w)) > max_size:
+    scale = max_size / max(h, w)
+  return scale, (max(1, int(np.round(h * scale))), max(1, int(np.round(w * scale))))
 
 
 def convert_channels(image: np.ndarray, channels: int) -> np.ndarray:
