@@ -205,16 +205,21 @@ class FasterRCNN(nn.Module):
                                   pre_nms_top_n=self.pre_nms_top_n,
                                   post_nms_top_n=self.post_nms_top_n)
 
-  def box_head(self, features: jax.Array, rois: jax.Array,
-               train: bool = False) -> tuple[jax.Array, jax.Array]:
-    """rois [B, R, 4] -> class logits [B, R, N+1] and deltas [B, R, N+1, 4], in float32."""
+  def box_head(self, features: jax.Array, rois: jax.Array, train: bool = False,
+               image_shape: tuple[int, int] | None = None) -> tuple[jax.Array, jax.Array]:
+    """rois [B, R, 4] -> class logits [B, R, N+1] and deltas [B, R, N+1, 4], in float32.
+
+    With the input's `image_shape` (H, W), which rois clipped to their image never
+    exceed, RoI pooling builds only the table levels such rois need (`roi_pool`'s
+    `max_roi_size`).
+    """
     batch, count = rois.shape[:2]
     size = self.roi_size or self.cut.roi_size
     flat = jax.lax.stop_gradient(rois).reshape(-1, 4)
     images = jnp.repeat(jnp.arange(batch), count)
     pool = detection.roi_pool if self.roi_op == "pool" else detection.roi_align
-    kwargs = ({"first_maximum": train} if self.roi_op == "pool"  # values alone at test
-              else {"sampling_ratio": 2})
+    kwargs = ({"first_maximum": train, "max_roi_size": image_shape}  # values alone at test
+              if self.roi_op == "pool" else {"sampling_ratio": 2})
     pooled = pool(features, flat, size, spatial_scale=1.0 / self.stride,
                   batch_indices=images, **kwargs)
     logits, deltas = self.box_predictor(pooled, train)
@@ -227,7 +232,8 @@ class FasterRCNN(nn.Module):
     if image_sizes is None:
       image_sizes = jnp.tile(jnp.array(images.shape[1:3], jnp.int32), (images.shape[0], 1))
     features, proposals = self.test_proposals(images, image_sizes)
-    logits, box_deltas = self.box_head(features, proposals.boxes, train=False)
+    logits, box_deltas = self.box_head(features, proposals.boxes, train=False,
+                                       image_shape=images.shape[1:3])
     detect = lambda r, v, lg, d, size: detection.detect(
         r, v, lg, d, size, score_threshold=self.score_threshold,
         nms_threshold=self.nms_threshold, max_detections=self.max_detections)

@@ -63,7 +63,8 @@ def _divide(x, y):
 def roi_pool(features: jax.Array, rois: jax.Array, output_size: int | tuple[int, int],
              spatial_scale: float = 1.0,
              batch_indices: jax.Array | None = None,
-             first_maximum: bool = True) -> jax.Array:
+             first_maximum: bool = True,
+             max_roi_size: tuple[int, int] | None = None) -> jax.Array:
   """Fast R-CNN's RoI max pooling, with Caffe's (and torchvision's) integer rules.
 
   Each roi is scaled and rounded to whole cells (halves away from zero), forced to at
@@ -85,45 +86,59 @@ def roi_pool(features: jax.Array, rois: jax.Array, output_size: int | tuple[int,
     batch_indices: int [K], the image of each roi (needed when batch > 1).
     first_maximum: False pools from the values alone, about twice as fast, ties sharing
       the gradient (the same values; for inference, where no gradient is taken).
+    max_roi_size: (height, width) in image pixels that no roi exceeds, e.g. the input's
+      for rois clipped to the image (Faster R-CNN's). The table then stops at the window
+      sizes such rois' bins can need (VGG-16 at 600×1000, 7×7 bins: 16 of its 36 maps,
+      half the pooling's time); a larger roi would pool wrong values. Needs a Python
+      `spatial_scale`.
 
   Returns:
     [K, out_height, out_width, channels].
   """
   rois, batch_indices = _regions(features, rois, batch_indices)
+  max_cells = None
+  if max_roi_size is not None:
+    # round(y2 * s) - round(y1 * s) + 1 cells at most, for y2 - y1 <= the bound.
+    max_cells = tuple(math.ceil(side * float(spatial_scale)) + 2
+                      for side in to_pair(max_roi_size, "max_roi_size"))
   return _roi_pool(features, rois, batch_indices, spatial_scale,
                    output_sizes=(to_pair(output_size, "output_size"),),
-                   first_maximum=first_maximum)[0]
+                   first_maximum=first_maximum, max_cells=max_cells)[0]
 
 
-@functools.partial(jax.jit, static_argnames=("output_sizes", "first_maximum"))
+@functools.partial(jax.jit, static_argnames=("output_sizes", "first_maximum", "max_cells"))
 def _roi_pool(features, rois, batch_indices, spatial_scale, *, output_sizes,
-              first_maximum=True):
+              first_maximum=True, max_cells=None):
   """RoI max pooling at several output sizes from one sparse table: a list of
   [K, out_height, out_width, channels]. Without `first_maximum` the table holds values
-  only (half the reads) and ties share the gradient."""
+  only (half the reads) and ties share the gradient. `max_cells` (h, w) bounds every
+  roi's extent in cells, and so the table's levels."""
   batch, height, width, channels = features.shape
   corners = _round_half_away(rois * jnp.asarray(spatial_scale, rois.dtype)).astype(jnp.int32)
+  levels = _table_levels((height, width), output_sizes, max_cells)
   if first_maximum:
-    values, positions = _sparse_table(jax.lax.stop_gradient(features))
+    values, positions = _sparse_table(jax.lax.stop_gradient(features), levels=levels)
   else:
-    values, positions = _sparse_table(features, with_positions=False), None
+    values, positions = _sparse_table(features, with_positions=False, levels=levels), None
   levels_w = values.shape[1]
   values = values.reshape(-1, channels)
   positions = None if positions is None else positions.reshape(-1, channels)
 
-  def bins(start, end, num_bins, size):
+  def bins(start, end, num_bins, size, num_levels):
     """Per bin: its first cell, the last window start that ends at its end, the window's
     level (log2 of its extent, rounded down), and whether the bin is empty."""
     lo, hi = _bin_edges(start, end, num_bins, size, rois.dtype)
     extent = jnp.maximum(hi - lo, 1)
-    level = sum((extent >= 2 ** j).astype(jnp.int32) for j in range(1, size.bit_length()))
+    level = sum((extent >= 2 ** j).astype(jnp.int32) for j in range(1, num_levels))
     first = jnp.minimum(lo, size - 1)
     return first, jnp.maximum(hi - jnp.left_shift(1, level), first), level, hi <= lo
 
   outputs = []
   for out_h, out_w in output_sizes:
-    y_lo, y_hi, level_y, empty_y = bins(corners[:, 1], corners[:, 3], out_h, height)
-    x_lo, x_hi, level_x, empty_x = bins(corners[:, 0], corners[:, 2], out_w, width)
+    y_lo, y_hi, level_y, empty_y = bins(corners[:, 1], corners[:, 3], out_h, height,
+                                        levels[0])
+    x_lo, x_hi, level_x, empty_x = bins(corners[:, 0], corners[:, 2], out_w, width,
+                                        levels[1])
     image = batch_indices[:, None, None]
     level_y, level_x = level_y[:, :, None], level_x[:, None, :]
     best_value, best_position = None, None
@@ -148,6 +163,17 @@ def _roi_pool(features, rois, batch_indices, spatial_scale, *, output_sizes,
     empty = (empty_y[:, :, None] | empty_x[:, None, :])[..., None]
     outputs.append(jnp.where(empty, jnp.zeros((), features.dtype), pooled))
   return outputs
+
+
+def _table_levels(map_size, output_sizes, max_cells=None) -> tuple[int, int]:
+  """(levels_h, levels_w) of the sparse table: every window the map holds, or, for rois
+  of at most `max_cells` (h, w) cells, those their bins can need. A bin spans at most
+  ceil(cells / bins) + 1 cells; 2 more allow for floor and ceil of rounded products."""
+  levels = tuple(side.bit_length() for side in map_size)
+  if max_cells is None:
+    return levels
+  return tuple(min(full, max(math.ceil(cells / out) + 3 for out in outs).bit_length())
+               for full, cells, outs in zip(levels, max_cells, zip(*output_sizes)))
 
 
 def _bin_edges(start, end, num_bins, size, dtype):
@@ -193,8 +219,9 @@ def _gather_channels(features, positions):
   return features.reshape(-1)[flat]
 
 
-def _sparse_table(features, with_positions=True):
-  """Maxima and first row-major argmaxima of `features` over all 2^i x 2^j windows.
+def _sparse_table(features, with_positions=True, levels=None):
+  """Maxima and first row-major argmaxima of `features` over all 2^i x 2^j windows
+  (i, j below `levels` = (levels_h, levels_w), default: every window the map holds).
 
   Returns:
     values [levels_h, levels_w, batch, height, width, channels] (window starting at
@@ -203,14 +230,14 @@ def _sparse_table(features, with_positions=True):
     `with_positions`.
   """
   batch, height, width, _ = features.shape
+  levels_h, levels_w = levels or (height.bit_length(), width.bit_length())
   if not with_positions:
-    return _doubling(_doubling(features, None, width.bit_length()), None,
-                     height.bit_length())
+    return _doubling(_doubling(features, None, levels_w), None, levels_h)
   flat = jnp.arange(batch * height * width, dtype=jnp.int32).reshape(batch, height, width, 1)
   positions = jnp.broadcast_to(flat, features.shape)
   # Axis 2 is the width of [B, H, W, C], then the height of [levels_w, B, H, W, C].
-  values, positions = _doubling(features, positions, width.bit_length())
-  return _doubling(values, positions, height.bit_length())
+  values, positions = _doubling(features, positions, levels_w)
+  return _doubling(values, positions, levels_h)
 
 
 def _doubling(values, positions, levels):

@@ -316,7 +316,8 @@ def _losses(model: faster_rcnn.FasterRCNN, images, batch, anchor_key, roi_key, c
       bg_iou_low=config.bg_iou_low, weights=tuple(config.bbox_weights)))(
           proposals.boxes, proposals.valid, batch["boxes"], batch["labels"],
           batch["box_mask"], jax.random.split(roi_key, count))
-  logits, box_deltas = model.box_head(features, roi_targets.rois, train=True)
+  logits, box_deltas = model.box_head(features, roi_targets.rois, train=True,
+                                      image_shape=images.shape[1:3])
 
   sampled = anchor_targets.labels >= 0
   positive = anchor_targets.labels == 1

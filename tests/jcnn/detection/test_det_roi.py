@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jcnn import detection
+from jcnn.detection import roi
 
 
 def _c_round(v):
@@ -281,3 +282,28 @@ def test_roi_pool_from_values_alone_gives_the_same_values_and_shares_ties():
   first = jax.grad(lambda f: detection.roi_pool(f, box, 1).sum())(tied)
   assert float(grad.sum()) == pytest.approx(1.0) and float(grad.min()) > 0
   np.testing.assert_array_equal(first[0, :, :, 0], [[1, 0], [0, 0]])
+
+
+def test_roi_pool_bounded_by_the_image_equals_the_full_table_with_fewer_levels():
+  # Faster R-CNN's rois lie inside the input (clipped proposals, ground truth), so the
+  # table stops at the windows their 7x7 bins can span: VGG-16 at 600x1000 (a 37x62
+  # map, stride 16): bins of at most ceil(40 / 7) + 3 = 9 and ceil(65 / 7) + 3 = 13
+  # cells, levels up to 8 of 32: 4 x 4 maps instead of 6 x 6.
+  assert roi._table_levels((37, 62), ((7, 7),)) == (6, 6)
+  assert roi._table_levels((37, 62), ((7, 7),), (40, 65)) == (4, 4)
+  assert roi._table_levels((37, 62), ((1, 1),), (40, 65)) == (6, 6)
+  rng = np.random.default_rng(6)
+  features = jnp.asarray(rng.standard_normal((2, 37, 62, 3)), jnp.float32)
+  corners = np.sort(rng.uniform(0, [999, 599, 999, 599], (300, 2, 4)), axis=1)
+  boxes = np.concatenate([corners[:, 0, :2], corners[:, 1, 2:]], axis=1)
+  # The largest and thinnest rois the image allows.
+  boxes[:4] = [[0, 0, 999, 599], [0, 0, 999, 0], [0, 0, 0, 599], [500, 0, 999, 599]]
+  index = jnp.asarray(rng.integers(0, 2, 300), jnp.int32)
+  for out, first_maximum in [(7, True), (7, False), (3, True)]:
+    pool = lambda f, bound: detection.roi_pool(
+        f, boxes, out, 1 / 16, batch_indices=index, first_maximum=first_maximum,
+        max_roi_size=bound)
+    np.testing.assert_array_equal(pool(features, (600, 1000)), pool(features, None))
+    grads = [jax.grad(lambda f: (pool(f, bound) ** 2).sum())(features)
+             for bound in ((600, 1000), None)]
+    np.testing.assert_array_equal(*grads)
