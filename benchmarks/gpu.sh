@@ -3,9 +3,8 @@
 #
 #   bash benchmarks/gpu.sh            # from the repository root, on a machine with a GPU
 #
-# Installs what is missing (jcnn itself is used from the checkout; ml_collections from
-# PyPI, or offline from wheels in $JCNN_WHEELS, default ./.whl), checks that JAX sees a
-# GPU, then runs benchmarks/train_step.py for:
+# Installs what is missing (benchmarks/gpu_env.sh), checks that JAX sees a GPU, then runs
+# benchmarks/train_step.py for:
 #   ResNet-50, 224x224, batch 256, bfloat16   (the standard ImageNet throughput setting)
 #   ResNet-20, 32x32,  batch 1024, bfloat16 and float32
 #   ResNet-20 again through jax.distributed: 1 process, then 2 sharing the GPU
@@ -13,25 +12,11 @@
 # per second over the chip's dense peak: bf16 tensor-core peak, TF32 peak for float32).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+# shellcheck source=benchmarks/gpu_env.sh
+source benchmarks/gpu_env.sh
 SECONDS_EACH=${SECONDS_EACH:-20}
-
-if ! "$PY" -c "import ml_collections" 2>/dev/null; then
-  wheels=${JCNN_WHEELS:-.whl}
-  "$PY" -m pip install -q ml_collections 2>/dev/null \
-    || "$PY" -m pip install -q --no-index --no-deps --find-links "$wheels" ml_collections \
-    || { echo "gpu.sh: cannot install ml_collections (no network, no wheel in $wheels)" >&2; exit 1; }
-fi
-for pkg in jax flax optax chex; do
-  "$PY" -c "import $pkg" || { echo "gpu.sh: python package $pkg is missing" >&2; exit 1; }
-done
-"$PY" - <<'PYEOF'
-import jax, sys
-gpus = [d for d in jax.devices() if d.platform == "gpu"]
-if not gpus:
-  sys.exit(f"gpu.sh: JAX sees no GPU (devices: {jax.devices()})")
-print(f"# jax {jax.__version__}, {len(gpus)} x {gpus[0].device_kind}", flush=True)
-PYEOF
+need ml_collections jax flax optax chex
+require_gpu
 
 run() {  # model batch dtype -> one JSON line with mfu added
   JCNN_XLA_CPU_FLAGS=0 XLA_PYTHON_CLIENT_PREALLOCATE=false "$PY" benchmarks/train_step.py --model "$1" \

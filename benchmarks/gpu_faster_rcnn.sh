@@ -12,16 +12,18 @@
 # The photos come from $JCNN_DATA_DIR/raccoon (default ../shared/data). A machine that
 # gets only this checkout needs them inside it, in a git-ignored folder:
 #   echo /.data/ >> .git/info/exclude; mkdir -p .data; cp -r ../shared/data/raccoon .data/
-# then run with JCNN_DATA_DIR=.data (the device tool: carry ".data").
+# then run with JCNN_DATA_DIR=.data (the device tool: carry ".data", and ".whl" with
+# the wheels of ml_collections and pycocotools, which its image lacks; gpu_env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+# shellcheck source=benchmarks/gpu_env.sh
+source benchmarks/gpu_env.sh
 SECONDS_EACH=${SECONDS_EACH:-10}
 export JCNN_DATA_DIR=${JCNN_DATA_DIR:-$(cd .. && pwd)/shared/data}
 [[ -d "$JCNN_DATA_DIR/raccoon" ]] \
   || { echo "gpu_faster_rcnn.sh: no raccoon photos in $JCNN_DATA_DIR/raccoon" >&2; exit 1; }
-"$PY" -c "import jax, sys; jax.devices('gpu')" 2>/dev/null \
-  || { echo "gpu_faster_rcnn.sh: JAX sees no GPU" >&2; exit 1; }
+need ml_collections pycocotools scikit-image:skimage jax flax optax chex
+require_gpu
 
 for dtype in float32 bfloat16; do
   JCNN_XLA_CPU_FLAGS=0 XLA_PYTHON_CLIENT_PREALLOCATE=false "$PY" benchmarks/faster_rcnn.py \
