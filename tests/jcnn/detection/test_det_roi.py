@@ -299,11 +299,13 @@ def test_roi_pool_bounded_by_the_image_equals_the_full_table_with_fewer_levels()
   # The largest and thinnest rois the image allows.
   boxes[:4] = [[0, 0, 999, 599], [0, 0, 999, 0], [0, 0, 0, 599], [500, 0, 999, 599]]
   index = jnp.asarray(rng.integers(0, 2, 300), jnp.int32)
-  for out, first_maximum in [(7, True), (7, False), (3, True)]:
-    pool = lambda f, bound: detection.roi_pool(
-        f, boxes, out, 1 / 16, batch_indices=index, first_maximum=first_maximum,
-        max_roi_size=bound)
-    np.testing.assert_array_equal(pool(features, (600, 1000)), pool(features, None))
-    grads = [jax.grad(lambda f: (pool(f, bound) ** 2).sum())(features)
-             for bound in ((600, 1000), None)]
-    np.testing.assert_array_equal(*grads)
+  def pool(f, bound, first_maximum=True):  # True: training's table (with positions)
+    return detection.roi_pool(f, boxes, 7, 1 / 16, batch_indices=index,
+                              first_maximum=first_maximum, max_roi_size=bound)
+
+  for first_maximum in (True, False):
+    np.testing.assert_array_equal(pool(features, (600, 1000), first_maximum),
+                                  pool(features, None, first_maximum))
+  grads = [jax.grad(lambda f: (pool(f, bound) ** 2).sum())(features)
+           for bound in ((600, 1000), None)]
+  np.testing.assert_array_equal(*grads)
