@@ -81,11 +81,13 @@ def _rpn_proposals(anchors, objectness, deltas, image_size, *, pre_nms_top_n,
   boxes = clip_boxes(decode(deltas.astype(jnp.float32), anchors.astype(jnp.float32)),
                      (size[0], size[1]))
   big = ((boxes[:, 2] - boxes[:, 0] >= min_size) & (boxes[:, 3] - boxes[:, 1] >= min_size))
-  logits = jnp.where(big, objectness.astype(jnp.float32), -jnp.inf)
+  objectness = objectness.astype(jnp.float32)
+  # NaN ranks last (as in nms), and top_k's order (ties by index) is then NMS's own.
+  logits = jnp.where(big & ~jnp.isnan(objectness), objectness, -jnp.inf)
   top_logits, top = jax.lax.top_k(logits, pre_nms_top_n)
   top_boxes = boxes[top]
   kept, count = nms_padded(top_boxes, top_logits, nms_threshold, post_nms_top_n,
-                           valid=big[top])
+                           valid=big[top], presorted=True)
   valid = jnp.arange(post_nms_top_n) < count
   kept = jnp.maximum(kept, 0)
   return Proposals(jnp.where(valid[:, None], top_boxes[kept], 0.0),

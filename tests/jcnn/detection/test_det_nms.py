@@ -124,7 +124,7 @@ def test_matches_numpy_on_1000_random_sets_eager_and_jit():
 
 
 def test_matches_numpy_across_tiles():
-  """Thousands of boxes span several of the loop's 256-box tiles."""
+  """Thousands of boxes span several of the loop's tiles (`nms._TILE` boxes each)."""
   rng = np.random.default_rng(1)
   n = 1500
   centers = rng.uniform(0, 400, (20, 2))[rng.integers(0, 20, n)] + rng.normal(0, 40, (n, 2))
@@ -136,3 +136,19 @@ def test_matches_numpy_across_tiles():
   np.testing.assert_array_equal(detection.nms(boxes, scores, 0.6), expected)
   indices, count = jax.jit(detection.nms_padded, static_argnums=3)(boxes, scores, 0.6, 280)
   np.testing.assert_array_equal(indices[:int(count)], expected[:280])
+
+
+def test_presorted_skips_the_sort_and_keeps_the_same_boxes():
+  """On `lax.top_k`'s output (ties by index, as the stable sort puts them) both agree."""
+  rng = np.random.default_rng(2)
+  boxes, _ = _random_set(rng, 300)
+  scores = rng.integers(0, 6, 300).astype(np.float32)  # many ties
+  top_scores, top = jax.lax.top_k(scores, 200)
+  padded = jax.jit(detection.nms_padded, static_argnums=3, static_argnames="presorted")
+  expected = padded(boxes[top], top_scores, 0.5, 200)
+  assert 10 < int(expected[1]) < 200
+  for found, wanted in zip(padded(boxes[top], top_scores, 0.5, 200, presorted=True), expected):
+    np.testing.assert_array_equal(found, wanted)
+  sorts = lambda **kw: " sort[" in str(jax.make_jaxpr(
+      lambda b, s: detection.nms_padded(b, s, 0.5, 200, **kw))(boxes[top], top_scores))
+  assert sorts() and not sorts(presorted=True)

@@ -74,16 +74,18 @@ def test_boxes_are_clipped_to_the_image_content():
   np.testing.assert_array_equal(found.boxes[0], [5, 0, 12, 10])
 
 
-# Seed 0 keeps 287 boxes after NMS (cut to 100), seed 1 keeps 172 (padded to 200).
-@pytest.mark.parametrize("seed, nms_threshold, min_size, post_nms_top_n",
-                         [(0, 0.7, 0.0, 100), (1, 0.5, 8.0, 200)])
+# Seed 0 keeps 287 boxes after NMS (cut to 100), seed 1 keeps 172 (padded to 200); seed
+# 2's logits take 5 values, so ties (ranked by index) decide the order.
+@pytest.mark.parametrize("seed, nms_threshold, min_size, post_nms_top_n, tied",
+                         [(0, 0.7, 0.0, 100, False), (1, 0.5, 8.0, 200, False),
+                          (2, 0.7, 4.0, 200, True)])
 def test_matches_the_eager_reference_on_random_inputs(seed, nms_threshold, min_size,
-                                                      post_nms_top_n):
+                                                      post_nms_top_n, tied):
   rng = np.random.default_rng(seed)
   corners = rng.uniform(-20, 100, (600, 2))
   anchors = np.concatenate([corners, corners + rng.uniform(4, 50, (600, 2))],
                            1).astype(np.float32)
-  logits = rng.normal(size=600).astype(np.float32)
+  logits = (rng.integers(-2, 3, 600) if tied else rng.normal(size=600)).astype(np.float32)
   deltas = (0.2 * rng.normal(size=(600, 4))).astype(np.float32)
   size = (90, 110)
   found = detection.rpn_proposals(anchors, logits, deltas, jnp.array(size),
