@@ -28,7 +28,7 @@ import jax.numpy as jnp
 from jcnn import detection
 from jcnn.models import registry
 from jcnn.models.features import run_to_feature
-from jcnn.models.layers import Conv
+from jcnn.models.layers import Conv, FlatDense
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,11 +104,13 @@ class BoxHead(nn.Module):
   @nn.compact
   def __call__(self, pooled: jax.Array, train: bool = False) -> tuple[jax.Array, jax.Array]:
     """pooled [K, s, s, C] -> logits [K, N+1], deltas [K, N+1, 4]."""
-    x = pooled.reshape(pooled.shape[0], -1)
+    x = pooled
     for i, width in enumerate(self.hidden):
-      x = jax.nn.relu(nn.Dense(width, name=f"fc{6 + i}")(x))
+      dense = FlatDense if x.ndim == 4 else nn.Dense  # fc6 reads the pooled map
+      x = jax.nn.relu(dense(width, name=f"fc{6 + i}")(x))
       if self.dropout_rate:
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    x = x.reshape(x.shape[0], -1)
     logits = nn.Dense(self.num_classes + 1, kernel_init=nn.initializers.normal(0.01),
                       name="cls_score")(x)
     deltas = nn.Dense(4 * (self.num_classes + 1), kernel_init=nn.initializers.normal(0.001),

@@ -189,6 +189,28 @@ def conv(x: jax.Array, kernel: jax.Array, stride: tuple[int, int], pads: Pads,
   return xla.conv(x, kernel, stride, pads, dilation, groups)
 
 
+def flat_dense(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """x [n, h, w, c] flattened row-major, times kernel [h·w·c, out]: a dense layer on a map.
+
+  XLA:CPU fuses the flattening into x's producer and then computes that producer per
+  element of the flat row, its index arithmetic no longer shared along the channels:
+  RoI pooling's gathers run 7× slower so (Faster R-CNN's fc6; benchmarks/README.md).
+  On the CPU in float32, oneDNN's convolution with a kernel the size of the map reads x
+  in its own shape; elsewhere, and under "xla" or "banded", it is a matrix product.
+  """
+  n, h, w, c = x.shape
+  name = requested()
+  if name == "onednn" or (name == "auto" and _onednn_pays(n, x.dtype, kernel.dtype)):
+    problem = _onednn_problem(x.dtype, kernel.dtype)
+    if problem:
+      raise ValueError(f"the onednn kernel cannot run this dense layer: {problem}")
+    map_kernel = kernel.reshape(h, w, c, kernel.shape[-1])
+    y = _per_device(lambda x, k: onednn.conv(x, k, (1, 1), ((0, 0), (0, 0)), (1, 1)),
+                    x, map_kernel)
+    return y.reshape(n, -1)
+  return x.reshape(n, -1) @ kernel
+
+
 def batch_norm_implementation(x, scale, bias, axis_name: str | None) -> str:
   """The name of what `batch_norm_train` runs for these operands: "xla" or "onednn".
 

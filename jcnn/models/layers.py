@@ -5,6 +5,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jcnn import kernels
 from jcnn import nn as jnn
 from jcnn.nn.padding import Padding, to_pair
 
@@ -53,6 +54,29 @@ class Conv(nn.Module):
     bias = self.param("bias", self.bias_init, (self.features,)) if self.use_bias else None
     return jnn.conv2d(x, kernel, bias, stride=self.strides, padding=self.padding,
                       dilation=self.kernel_dilation, groups=groups)
+
+
+class FlatDense(nn.Module):
+  """`flax.linen.Dense` over a map [batch, h, w, c] flattened row-major.
+
+  Same parameters ("kernel" [h·w·c, features], "bias") and initialisers as Flax's on
+  `x.reshape(batch, -1)`; computed by `jcnn.kernels.flat_dense`, which on the CPU keeps
+  the map's shape (XLA would otherwise recompute its producer per flat element).
+  """
+  features: int
+  kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+  bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x: [batch, h, w, c] -> [batch, features]."""
+    if x.ndim != 4:
+      raise ValueError(f"{self.name}: need a map [batch, h, w, c], got shape {x.shape}")
+    kernel = self.param("kernel", self.kernel_init,
+                        (x.shape[1] * x.shape[2] * x.shape[3], self.features))
+    bias = self.param("bias", self.bias_init, (self.features,))
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias)
+    return kernels.flat_dense(x, kernel) + bias
 
 
 class BatchNorm(nn.Module):

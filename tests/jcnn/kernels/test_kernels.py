@@ -170,3 +170,28 @@ def test_auto_runs_onednn_per_device_of_a_context_mesh(monkeypatch):
       kernels.batch_norm_implementation(X, scale, scale, None)
   with jax.sharding.use_abstract_mesh(jax.sharding.AbstractMesh((1,), ("data",))):
     assert kernels.batch_norm_implementation(X, scale, scale, None) == "onednn"
+
+
+@pytest.mark.parametrize("name", ["auto", "xla", "banded",
+                                  pytest.param("onednn", marks=needs_onednn)])
+def test_flat_dense_is_the_flattened_product_with_its_gradients(name, monkeypatch):
+  """oneDNN's map-sized convolution where it pays (CPU, float32), else one dot."""
+  monkeypatch.delenv("JCNN_KERNELS", raising=False)
+  x, k = random_array((6, 3, 2, 4), 2), random_array((24, 5), 3)
+  loss = lambda dense: lambda x, k: jnp.sum(jnp.sin(dense(x, k)))
+  grads = lambda dense: jax.value_and_grad(loss(dense), argnums=(0, 1))
+  with kernels.use(name):
+    jaxpr = str(jax.make_jaxpr(grads(kernels.flat_dense))(x, k))
+    value, (dx, dk) = grads(kernels.flat_dense)(x, k)
+  want, (want_dx, want_dk) = grads(lambda x, k: x.reshape(6, -1) @ k)(x, k)
+  for got, expected in ((value, want), (dx, want_dx), (dk, want_dk)):
+    assert got.shape == expected.shape
+    assert jnp.allclose(got, expected, rtol=1e-5, atol=1e-5)
+  onednn = name == "onednn" or (name == "auto" and kernels.onednn.available()
+                                and jax.default_backend() == "cpu")
+  assert _targets(jaxpr) == ({"JcnnConvForward", "JcnnConvInputGrad", "JcnnConvKernelGrad"}
+                             if onednn else set())
+  with kernels.use(name if name != "onednn" else "auto"):  # bfloat16: a dot everywhere
+    bf16 = str(jax.make_jaxpr(kernels.flat_dense)(x.astype(jnp.bfloat16),
+                                                  k.astype(jnp.bfloat16)))
+  assert not _targets(bf16) and "dot_general" in bf16

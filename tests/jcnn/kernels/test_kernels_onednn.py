@@ -207,6 +207,24 @@ def test_batch_norm_layer_equals_flax(train):
   assert out.dtype == jnp.bfloat16
 
 
+
+def test_flat_dense_layer_equals_flax_dense_on_the_flattened_map():
+  """Same parameters (init included) and outputs as flax.linen.Dense on x.reshape(n, -1):
+  Faster R-CNN's fc6 and the VGG checkpoints it starts from port unchanged."""
+  x = random_array((10, 7, 7, 8), 23)
+  ours, theirs = layers.FlatDense(16), flax_nn.Dense(16)
+  variables = ours.init(jax.random.PRNGKey(0), x)
+  flax_variables = theirs.init(jax.random.PRNGKey(0), x.reshape(10, -1))
+  assert jax.tree.structure(variables) == jax.tree.structure(flax_variables)
+  assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(variables),
+                                                  jax.tree.leaves(flax_variables)))
+  assert relative_error(ours.apply(variables, x),
+                        theirs.apply(variables, x.reshape(10, -1))) < 1e-5
+  bf16 = jax.tree.map(lambda v: v.astype(jnp.bfloat16), variables)
+  assert ours.apply(bf16, x.astype(jnp.bfloat16)).dtype == jnp.bfloat16
+  with pytest.raises(ValueError, match=r"need a map \[batch, h, w, c\], got shape \(10, 392\)"):
+    ours.init(jax.random.PRNGKey(0), x.reshape(10, -1))
+
 def _python(code: str, **env) -> subprocess.CompletedProcess:
   return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                         env={**os.environ, **env}, timeout=300)
