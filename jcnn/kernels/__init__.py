@@ -1,4 +1,5 @@
-"""Which implementation runs a convolution or a training batch norm: the one decision.
+"""Which implementation runs a convolution, a training batch norm or a dense layer over a
+map (`flat_dense`): the one decision.
 
 `jcnn.nn.conv2d` and `jcnn.nn.batch_norm` validate their arguments and hand the work
 here. Three implementations, each forward and backward, equal to 1e-5:
@@ -13,7 +14,8 @@ CPU every float32 groups-1 convolution runs through oneDNN, except a kernel cove
 whole padded width (a dense layer), which runs banded; where oneDNN cannot run or would
 not pay (bfloat16, no compiler, several devices and no mesh to split over) the band
 takes the thin stride-1 layers it beats XLA on; batch norm in float32 training on a
-single device without `axis_name` runs through oneDNN. Everything else, and every other
+single device without `axis_name` runs through oneDNN, and so does a float32 dense layer
+over a map with up to 1,024 outputs (`flat_dense`). Everything else, and every other
 backend, runs XLA's ops.
 
 On a mesh of several CPU devices, oneDNN runs once per device: a step traced under
@@ -56,6 +58,11 @@ _CHOICE = contextvars.ContextVar("jcnn_kernels", default=None)
 # which XLA:CPU vectorises well.
 _BAND_MAX_CHANNEL_PRODUCT = 256
 _BAND_MAX_EXTRA_WORK = 8
+# `flat_dense` over RoI-pooled 7×7 maps, same machine: oneDNN's convolution saves the
+# pooling's flattening (0.4-0.6× the time at 256 outputs, from 128 or 512 channels), but
+# XLA's matrix product is the faster product from ~1,024 outputs on 512 channels (VGG-16's
+# fc6, 4,096 outputs: 1.25× faster).
+_FLAT_DENSE_MAX_FEATURES = 1024
 
 
 def _checked(name: str, source: str) -> str:
@@ -195,12 +202,14 @@ def flat_dense(x: jax.Array, kernel: jax.Array) -> jax.Array:
   XLA:CPU fuses the flattening into x's producer and then computes that producer per
   element of the flat row, its index arithmetic no longer shared along the channels:
   RoI pooling's gathers run 7× slower so (Faster R-CNN's fc6; benchmarks/README.md).
-  On the CPU in float32, oneDNN's convolution with a kernel the size of the map reads x
-  in its own shape; elsewhere, and under "xla" or "banded", it is a matrix product.
+  oneDNN's convolution with a kernel the size of the map reads x in its own shape; "auto"
+  takes it on the CPU in float32 up to `_FLAT_DENSE_MAX_FEATURES` outputs. Elsewhere, and
+  under "xla" or "banded", it is a matrix product.
   """
   n, h, w, c = x.shape
   name = requested()
-  if name == "onednn" or (name == "auto" and _onednn_pays(n, x.dtype, kernel.dtype)):
+  if name == "onednn" or (name == "auto" and kernel.shape[-1] <= _FLAT_DENSE_MAX_FEATURES
+                          and _onednn_pays(n, x.dtype, kernel.dtype)):
     problem = _onednn_problem(x.dtype, kernel.dtype)
     if problem:
       raise ValueError(f"the onednn kernel cannot run this dense layer: {problem}")

@@ -191,7 +191,10 @@ def test_flat_dense_is_the_flattened_product_with_its_gradients(name, monkeypatc
                                 and jax.default_backend() == "cpu")
   assert _targets(jaxpr) == ({"JcnnConvForward", "JcnnConvInputGrad", "JcnnConvKernelGrad"}
                              if onednn else set())
-  with kernels.use(name if name != "onednn" else "auto"):  # bfloat16: a dot everywhere
-    bf16 = str(jax.make_jaxpr(kernels.flat_dense)(x.astype(jnp.bfloat16),
-                                                  k.astype(jnp.bfloat16)))
-  assert not _targets(bf16) and "dot_general" in bf16
+  # Under "auto", bfloat16 and over 1,024 outputs (VGG-16's fc6) take XLA's product.
+  bf16 = x.astype(jnp.bfloat16), k.astype(jnp.bfloat16)
+  wide = x, jax.ShapeDtypeStruct((24, 4096), jnp.float32)
+  for operands in (bf16, wide):
+    with kernels.use(name if name != "onednn" else "auto"):
+      jaxpr = str(jax.make_jaxpr(kernels.flat_dense)(*operands))
+    assert not _targets(jaxpr) and "dot_general" in jaxpr
