@@ -185,12 +185,17 @@ def conv_implementation(x, kernel, stride: tuple[int, int], pads: Pads,
   return name
 
 
+def _onednn_conv(x, kernel, stride, pads, dilation) -> jax.Array:
+  """oneDNN's convolution, once per device of the context mesh (`_per_device`)."""
+  return _per_device(lambda x, k: onednn.conv(x, k, stride, pads, dilation), x, kernel)
+
+
 def conv(x: jax.Array, kernel: jax.Array, stride: tuple[int, int], pads: Pads,
          dilation: tuple[int, int], groups: int) -> jax.Array:
   """`lax.conv_general_dilated` (NHWC, HWIO, explicit pads) by `conv_implementation`."""
   name = conv_implementation(x, kernel, stride, pads, dilation, groups)
   if name == "onednn":
-    return _per_device(lambda x, k: onednn.conv(x, k, stride, pads, dilation), x, kernel)
+    return _onednn_conv(x, kernel, stride, pads, dilation)
   if name == "banded":
     return banded.conv(x, kernel, stride, pads, dilation)
   return xla.conv(x, kernel, stride, pads, dilation, groups)
@@ -208,15 +213,12 @@ def flat_dense(x: jax.Array, kernel: jax.Array) -> jax.Array:
   """
   n, h, w, c = x.shape
   name = requested()
+  if name == "onednn" and (problem := _onednn_problem(x.dtype, kernel.dtype)):
+    raise ValueError(f"the onednn kernel cannot run this dense layer: {problem}")
   if name == "onednn" or (name == "auto" and kernel.shape[-1] <= _FLAT_DENSE_MAX_FEATURES
                           and _onednn_pays(n, x.dtype, kernel.dtype)):
-    problem = _onednn_problem(x.dtype, kernel.dtype)
-    if problem:
-      raise ValueError(f"the onednn kernel cannot run this dense layer: {problem}")
     map_kernel = kernel.reshape(h, w, c, kernel.shape[-1])
-    y = _per_device(lambda x, k: onednn.conv(x, k, (1, 1), ((0, 0), (0, 0)), (1, 1)),
-                    x, map_kernel)
-    return y.reshape(n, -1)
+    return _onednn_conv(x, map_kernel, (1, 1), ((0, 0), (0, 0)), (1, 1)).reshape(n, -1)
   return x.reshape(n, -1) @ kernel
 
 

@@ -116,6 +116,8 @@ def test_forcing_onednn_where_it_cannot_run_raises(monkeypatch):
   with kernels.use("onednn"):
     with pytest.raises(ValueError, match="float32 only, got bfloat16, bfloat16"):
       kernels.conv_implementation(*bf16, *SAME_3X3)
+    with pytest.raises(ValueError, match="cannot run this dense layer: oneDNN takes float32"):
+      kernels.flat_dense(X.astype(jnp.bfloat16), jnp.zeros((8 * 8 * 4, 3), jnp.bfloat16))
     with pytest.raises(ValueError, match="across devices \\(axis_name='data'\\)"):
       kernels.batch_norm_implementation(X, scale, scale, "data")
     monkeypatch.setattr(kernels.onednn, "available", lambda: False)
