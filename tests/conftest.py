@@ -5,6 +5,8 @@ skipped with the reason when the folder is missing; with `CI` set, a missing fol
 """
 import os
 import pathlib
+import shutil
+import tempfile
 
 import pytest
 
@@ -15,6 +17,27 @@ import pytest
 # anything loads libgomp, which reads it once.
 if os.environ.get("PYTEST_XDIST_WORKER"):
   os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# Programs that several tests build alike (a tiny config's train step, a run and its
+# resumed copy, a checkpoint restored by eval) compile once per suite run: XLA's
+# persistent cache, in a fresh folder that the xdist workers (started after
+# pytest_configure, with its environment) share and the controller removes at the end.
+# tests/train/test_faster_rcnn.py alone: 151 -> 114 s.
+_CACHE_FOLDER = pytest.StashKey[str]()
+
+
+def pytest_configure(config):
+  if os.environ.get("PYTEST_XDIST_WORKER") or "JAX_COMPILATION_CACHE_DIR" in os.environ:
+    return
+  config.stash[_CACHE_FOLDER] = tempfile.mkdtemp(prefix="jcnn-tests-xla-")
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = config.stash[_CACHE_FOLDER]
+  os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"  # as jcnn.runtime
+
+
+def pytest_unconfigure(config):
+  if _CACHE_FOLDER in config.stash:
+    shutil.rmtree(config.stash[_CACHE_FOLDER], ignore_errors=True)
+
 
 _DEFAULT = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
