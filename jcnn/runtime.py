@@ -24,7 +24,7 @@ CPU_XLA_FLAGS = (
     "individual_convolution,individual_dot,eltwise,reduce,dot",
 )
 # Compilations faster than this are not worth a disk entry.
-_MIN_COMPILE_S = 0.2
+MIN_COMPILE_S = 0.2
 
 
 # glibc's mallopt parameters.
@@ -102,7 +102,7 @@ def configure(*, cpu_flags: bool = False,
   if compile_cache is not None:
     path = default_cache_dir() if compile_cache == "default" else pathlib.Path(compile_cache)
     jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", _MIN_COMPILE_S)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_S)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
   return applied
 

@@ -10,6 +10,8 @@ import tempfile
 
 import pytest
 
+from jcnn import runtime  # light: it imports jax only inside its functions
+
 # `pytest -n 2` runs two workers on two cores. oneDNN's OpenMP teams (jcnn.kernels)
 # assume the cores are theirs; two teams of two threads on two cores wait on each
 # other's preempted threads at every barrier, and a step of many small convolutions
@@ -31,7 +33,7 @@ def pytest_configure(config):
     return
   config.stash[_CACHE_FOLDER] = tempfile.mkdtemp(prefix="jcnn-tests-xla-")
   os.environ["JAX_COMPILATION_CACHE_DIR"] = config.stash[_CACHE_FOLDER]
-  os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"  # as jcnn.runtime
+  os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = str(runtime.MIN_COMPILE_S)
 
 
 def pytest_unconfigure(config):
