@@ -27,7 +27,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from jcnn import kernels, nn  # noqa: E402
-from jcnn.nn.padding import explicit_padding, to_pair  # noqa: E402
+from jcnn.padding import explicit_padding, to_pair  # noqa: E402
 
 PATHS = ("xla", "banded", "onednn")
 

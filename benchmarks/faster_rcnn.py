@@ -47,7 +47,7 @@ import optax  # noqa: E402
 
 from jcnn import detection, parallel, precision, runs, runtime, tasks  # noqa: E402
 from jcnn import state as state_lib  # noqa: E402
-from jcnn.data import detection as det_data  # noqa: E402
+from jcnn.detection import data as det_data  # noqa: E402
 from jcnn.tasks import detection as detection_task  # noqa: E402
 
 
@@ -140,7 +140,7 @@ def main(argv=None):
   state = state_lib.create(model, optax.adam(1e-4), rng=jax.random.PRNGKey(0),
                            input_shape=task.input_shape(info), apply_fn=apply)
   if args.workdir:
-    state = state.replace(params=runs.Run.open(args.workdir).restore().variables["params"])
+    state = state.replace(params=tasks.restore(runs.Run.open(args.workdir)).variables["params"])
   train_split = task.load_split(config, config.train_split)
   eval_split = task.load_split(config, config.eval_split)
   if args.input:

@@ -35,7 +35,7 @@ from jcnn import state as state_lib  # noqa: E402
 from benchmarks.train_step import cifar_resnet  # noqa: E402
 from jcnn import tasks  # noqa: E402
 from jcnn.tasks import classification  # noqa: E402
-from train import trainer  # noqa: E402
+from jcnn import training  # noqa: E402
 
 CATEGORIES = ("conv forward", "conv input-gradient", "conv weight-gradient",
               "conv as banded GEMMs", "layout transposes", "batch norm", "dense layers", "optimizer",
@@ -130,9 +130,9 @@ def main(argv=None):
       parallel.replicated(mesh))
   config = tasks.default_config("classification")
   config.update(dict(model=args.model, weight_decay=5e-4, weight_decay_subset="kernels"))
-  compiled = trainer.jit_train_step(trainer.guarded_step(
+  compiled = training.jit_train_step(training.guarded_step(
       classification.train_step(config), optax.constant_schedule(0.01)), mesh).lower(
-          state, batch, trainer.new_guard(mesh)).compile()
+          state, batch, training.new_guard(mesh)).compile()
   kernels = [(path, k) for path, k in jax.tree_util.tree_leaves_with_path(state.params)
              if k.ndim == 4]
   kernel_shapes = {tuple(sorted(k.shape)) for _, k in kernels}

@@ -48,8 +48,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jcnn import tasks  # noqa: E402
-from jcnn.data import detection as det_data  # noqa: E402
-from jcnn.data.pipeline import _normaliser  # noqa: E402
+from jcnn.data.pipeline import normaliser  # noqa: E402
+from jcnn.detection import data as det_data  # noqa: E402
 from jcnn.detection import proposal_cache, rcnn  # noqa: E402
 from jcnn.detection.sppnet import SPPNet  # noqa: E402
 from jcnn.models.features import run_to_feature  # noqa: E402
@@ -181,7 +181,7 @@ def main(argv=None):
     search = time.perf_counter() - start
     boxes = np.asarray(proposals, np.float32).reshape(-1, 4)
     index = np.zeros(len(boxes), np.int32)
-    x = _normaliser(image.shape, classes["mean"], classes["std"])(image[None])
+    x = normaliser(image.shape, classes["mean"], classes["std"])(image[None])
     row = dict(image=i, size=list(image.shape[:2]), proposals=len(proposals),
                selective_search_ms=1e3 * search)
     for name, (run, warm_up, variables) in functions.items():

@@ -41,7 +41,7 @@ from jcnn import evaluators, models, parallel, precision, tasks  # noqa: E402
 from jcnn import state as state_lib  # noqa: E402
 from jcnn.evaluators import classification as classification_eval  # noqa: E402
 from jcnn.tasks import classification  # noqa: E402
-from train import trainer  # noqa: E402
+from jcnn import training  # noqa: E402
 
 
 def cifar_resnet(model: str) -> bool:
@@ -101,9 +101,9 @@ def main(argv=None):
     # The step `python -m train` runs: the task's, inside the loop's non-finite guard.
     config = tasks.default_config("classification")
     config.update(dict(model=args.model, weight_decay=5e-4, weight_decay_subset="kernels"))
-    step_fn = trainer.jit_train_step(trainer.guarded_step(
+    step_fn = training.jit_train_step(training.guarded_step(
         classification.train_step(config), optax.constant_schedule(0.01)), mesh)
-    guard = trainer.new_guard(mesh)
+    guard = training.new_guard(mesh)
     start = time.perf_counter()
     compiled = step_fn.lower(state, batch, guard).compile()
     compile_s = time.perf_counter() - start

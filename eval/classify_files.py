@@ -6,8 +6,7 @@ import numpy as np
 from PIL import Image
 
 from eval import score
-from jcnn import data, runs
-from jcnn.tasks import classification
+from jcnn import data, runs, tasks
 
 
 def read_images(paths: list[str], size: tuple[int, int], channels: int) -> np.ndarray:
@@ -51,11 +50,12 @@ def predict(workdir: str | pathlib.Path, paths: list[str], step: int | None = No
   """
   run = score.open_run(workdir, "classification", "predict")
   config, info = run.config, run.dataset_info
-  restored = run.restore(step)
+  task = tasks.get(config.task)
+  restored = task.restore(run, step)
   class_names = tuple(info["class_names"])
   split = files_split(run, paths, "predict")
   predictions = []
-  for batch in classification.batches(config, split, info, train=False):
+  for batch in task.batches(config, info, split, train=False):
     logits = restored.apply(restored.variables, batch["image"], train=False)
     probs = np.asarray(jax.nn.softmax(logits))
     predictions.extend(probs[batch["mask"] > 0])

@@ -45,8 +45,8 @@ def predict(workdir: str | pathlib.Path, paths: list[str], output: str | pathlib
     "classes"}, highest score first; and "drawing", the PNG written.
   """
   from jcnn import tasks
-  from jcnn.data import detection as det_data
-  run = score.open_run(workdir, tasks.DETECTORS, "predict")
+  from jcnn.detection import data as det_data
+  run = score.open_run(workdir, tasks.detectors(), "predict")
   config, info = run.config, run.dataset_info
   targets = drawing_paths(paths, output, run.workdir)
   channels = int(info["channels"])
@@ -56,8 +56,9 @@ def predict(workdir: str | pathlib.Path, paths: list[str], output: str | pathlib
       class_names=class_names, records=[_record(image, path, class_names)
                                         for image, path in zip(images, paths)],
       channels=channels)
-  restored = run.restore(step)
-  evaluator = tasks.get(config.task).restored_detector(run, restored, split, "predict")
+  task = tasks.get(config.task)
+  restored = task.restore(run, step)
+  evaluator = task.evaluator(run, restored, split, "predict")
   found = evaluator.detections(restored.variables)
   pathlib.Path(output).mkdir(parents=True, exist_ok=True)
   results = []

@@ -20,10 +20,11 @@ def open_run(workdir: str | pathlib.Path, task: str | tuple[str, ...],
 
 
 def score(run: runs.Run, step: int | None = None, split: str = "test") -> dict:
-  """Restores `run` at `step` (latest when None) and evaluates it on `split`."""
-  restored = run.restore(step)
-  evaluator = tasks.get(run.config.task).evaluator(
-      run.config, run.dataset_info, restored.apply, restored.mesh, split)
+  """Restores `run` at `step` (latest when None) and evaluates it on `split`, as its
+  task's evaluator does."""
+  task = tasks.get(run.config.task)
+  restored = task.restore(run, step)
+  evaluator = task.evaluator(run, restored, task.load_split(run.config, split))
   return {**evaluator.run(restored.variables), "step": restored.step}
 
 

@@ -7,8 +7,7 @@ import numpy as np
 from PIL import Image
 
 from eval import classify_files
-from jcnn import data, runs
-from jcnn.tasks import classification
+from jcnn import data, runs, tasks
 
 
 @dataclasses.dataclass
@@ -27,15 +26,16 @@ class Inputs:
 
 def normalised(run: runs.Run, split: data.Split) -> np.ndarray:
   """`split`'s images through the run's evaluation input (padding, normalisation)."""
+  task = tasks.get(run.config.task)
   out = [np.asarray(b["image"])[np.asarray(b["mask"]) > 0]
-         for b in classification.batches(run.config, split, run.dataset_info, train=False)]
+         for b in task.batches(run.config, run.dataset_info, split, train=False)]
   return np.concatenate(out)
 
 
 def from_split(run: runs.Run, split: str, count: int, first: int | None = None) -> Inputs:
   """`count` images of the run's `split`: from index `first` on, or, when `first` is
   None, spread evenly over the split (image folders are sorted by class)."""
-  loaded = classification.load_split(run.config, split)
+  loaded = tasks.get(run.config.task).load_split(run.config, split)
   n = len(loaded.labels)
   if first is None:
     chosen = np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(int))

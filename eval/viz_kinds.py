@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from eval import viz_inputs
-from jcnn import runs, viz
+from jcnn import runs, tasks, viz
 from jcnn.viz import invariance, render
 
 SCALE = 4   # PNG pixels per image pixel for small (CIFAR / MNIST-sized) inputs
@@ -19,7 +19,7 @@ SCALE = 4   # PNG pixels per image pixel for small (CIFAR / MNIST-sized) inputs
 class Subject:
   """What a figure looks at: a restored checkpoint and its inputs."""
   run: runs.Run
-  restored: runs.Restored
+  restored: tasks.Restored
   inputs: viz_inputs.Inputs
   output: pathlib.Path
 
@@ -212,7 +212,7 @@ def evolution(s: Subject, args) -> dict:
     raise ValueError(f"{s.run.workdir} has {len(steps)} checkpoint{'s' * (len(steps) != 1)}"
                      f" ({', '.join(map(str, steps)) or 'none'}); evolution needs 2 or more "
                      "(config.keep_checkpoints)")
-  checkpoints = [(step, s.run.restore(step).variables) for step in steps]
+  checkpoints = [(step, tasks.restore(s.run, step).variables) for step in steps]
   out, files = {}, []
   for layer in s.layers(args.layer, "all"):
     fn = viz.feature_fn(s.model, layer)

@@ -1,7 +1,7 @@
-"""Orbax checkpoints: the one place that knows the on-disk layout.
+"""Orbax checkpoints in a folder of their own (a run's is `jcnn.runs.Run.checkpoint_dir`):
 
-    <workdir>/checkpoints/<step>/model   params, batch_stats, ema_params (what eval needs)
-    <workdir>/checkpoints/<step>/train   step, opt_state, rng (what resuming needs too)
+    <directory>/<step>/model   params, batch_stats, ema_params (what eval needs)
+    <directory>/<step>/train   step, opt_state, rng (what resuming needs too)
 
 Saves are synchronous and atomic (orbax writes a temporary folder, then renames it),
 so a run killed at any moment leaves the previous checkpoints intact.
@@ -22,22 +22,18 @@ class CheckpointError(RuntimeError):
   """A checkpoint is missing, truncated or unreadable."""
 
 
-def checkpoint_dir(workdir: str | pathlib.Path) -> pathlib.Path:
-  return pathlib.Path(workdir).absolute() / "checkpoints"
-
-
-def make_manager(workdir: str | pathlib.Path, *, keep: int = 3, best_metric: str | None = None,
+def make_manager(directory: str | pathlib.Path, *, keep: int = 3, best_metric: str | None = None,
                  best_mode: str = "max", read_only: bool = False) -> ocp.CheckpointManager:
   """A CheckpointManager keeping the last `keep` checkpoints and the best one.
 
   Args:
-    workdir: the run's folder.
+    directory: the checkpoints' folder.
     keep: how many of the most recent checkpoints to keep.
     best_metric: also keep the checkpoint with the best value of this metric.
     best_mode: "max" or "min": which direction is better for `best_metric`.
     read_only: open for restoring only (evaluation); never writes or deletes.
   """
-  directory = checkpoint_dir(workdir)
+  directory = pathlib.Path(directory).absolute()
   if read_only and not directory.is_dir():
     raise CheckpointError(f"no checkpoints in {directory}")
   if best_mode not in ("max", "min"):
@@ -115,12 +111,12 @@ def restore_state(manager: ocp.CheckpointManager, target: TrainState,
   return target.replace(**restored["model"], **restored["train"])
 
 
-def restore_variables(workdir: str | pathlib.Path, target: dict,
+def restore_variables(directory: str | pathlib.Path, target: dict,
                       step: int | None = None, *, use_ema: bool = True) -> tuple[int, dict]:
   """Restores the evaluation variables of a run without its optimizer state.
 
   Args:
-    workdir: the run's folder.
+    directory: the checkpoints' folder.
     target: `{"params": ..., "batch_stats": ..., ["ema_params": ...]}` of the right
       structure (e.g. from `jax.eval_shape` of the model's init).
     step: which checkpoint; the latest when None.
@@ -129,7 +125,7 @@ def restore_variables(workdir: str | pathlib.Path, target: dict,
   Returns:
     `(step, variables)` ready for `model.apply`.
   """
-  manager = make_manager(workdir, read_only=True)
+  manager = make_manager(directory, read_only=True)
   step = _resolve_step(manager, step)
   item = _restore(manager, step, model=target)["model"]
   params = item["ema_params"] if use_ema and "ema_params" in item else item["params"]
@@ -139,12 +135,13 @@ def restore_variables(workdir: str | pathlib.Path, target: dict,
   return step, variables
 
 
-def all_steps(workdir: str | pathlib.Path) -> list[int]:
-  """Steps of the finished checkpoints in `workdir`, ascending; [] when there are none.
+def all_steps(directory: str | pathlib.Path) -> list[int]:
+  """Steps of the finished checkpoints in `directory`, ascending; [] when there are none.
 
   Reads the folder without a manager: a manager's start is a barrier of all processes,
   and this is asked by one process alone too (the primary, checking the run's config).
   """
-  if not checkpoint_dir(workdir).is_dir():
+  directory = pathlib.Path(directory).absolute()
+  if not directory.is_dir():
     return []
-  return sorted(ocp.utils.checkpoint_steps(checkpoint_dir(workdir)))
+  return sorted(ocp.utils.checkpoint_steps(directory))

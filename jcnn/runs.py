@@ -1,4 +1,4 @@
-"""The run folder as one object: the only code that knows a workdir's layout.
+"""The run folder as one object: the only code that spells a workdir's file names.
 
     <workdir>/config.json       the resolved config (`Run.config`)
     <workdir>/dataset.json      what the training data implied (`Run.dataset_info`)
@@ -7,6 +7,12 @@
     <workdir>/checkpoints/      orbax checkpoints (`jcnn.checkpoint`)
     <workdir>/corrupt/          unreadable checkpoints moved aside on resume
     <workdir>/train.lock        held by the one process that writes the run
+    <workdir>/proposals/        R-CNN / SPP-net: cached selective-search boxes per split
+    <workdir>/detector.npz      R-CNN / SPP-net: the SVMs and box regressors
+    <study>/study.json          a study folder's plan (`jcnn.studies`); its runs below it
+
+The run knows no task: rebuilding a model from a checkpoint is the task's
+(`jcnn.tasks.restore`).
 
 `Run.create` is the trainer's: it takes the lock (a second writer is refused; a
 killed one's lock is released by the kernel, so it never goes stale) and refuses a
@@ -15,7 +21,6 @@ primary one takes the lock and writes the files; every process joins the checkpo
 saves (orbax writes each array once) and reads them back on resume. `Run.open` is for readers (eval, studies,
 notebooks): it never locks and never writes.
 """
-import dataclasses
 import fcntl
 import json
 import math
@@ -25,9 +30,6 @@ import shutil
 import socket
 import sys
 import warnings
-from typing import Any, Callable
-
-import jax
 import ml_collections
 
 from jcnn import checkpoint, parallel
@@ -38,21 +40,15 @@ METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 CORRUPT_DIR = "corrupt"
 LOCK_FILE = "train.lock"
+CHECKPOINTS_DIR = "checkpoints"
+PROPOSALS_DIR = "proposals"
+DETECTOR_FILE = "detector.npz"
+STUDY_FILE = "study.json"
 DONE_SPLIT = "done"             # the metrics record that marks a finished run
 
 
 class RunInUse(RuntimeError):
   """Another process writes this run."""
-
-
-@dataclasses.dataclass
-class Restored:
-  """A checkpoint ready for evaluation: the model, its variables, how to call it."""
-  step: int
-  model: Any            # flax.linen.Module
-  variables: dict       # {"params": ..., ["batch_stats": ...]}, EMA weights when kept
-  apply: Callable       # model.apply in the run's compute dtype
-  mesh: jax.sharding.Mesh
 
 
 def _finite_or_none(value):
@@ -281,18 +277,18 @@ class Run:
   # Checkpoints.
   @property
   def checkpoint_dir(self) -> pathlib.Path:
-    return checkpoint.checkpoint_dir(self.workdir)
+    return self.workdir.absolute() / CHECKPOINTS_DIR
 
   def steps(self) -> list[int]:
     """Steps of the run's checkpoints, ascending; [] when there are none."""
-    return checkpoint.all_steps(self.workdir)
+    return checkpoint.all_steps(self.checkpoint_dir)
 
   def _writer(self):
     if self._manager is None:
       self._check_writable()
       c = self.config
       self._manager = checkpoint.make_manager(
-          self.workdir, keep=c.keep_checkpoints, best_metric=c.best_metric,
+          self.checkpoint_dir, keep=c.keep_checkpoints, best_metric=c.best_metric,
           best_mode=c.best_mode)
     return self._manager
 
@@ -342,22 +338,3 @@ class Run:
     target.parent.mkdir(exist_ok=True)
     shutil.move(str(self.checkpoint_dir / str(step)), str(target))
     return target
-
-  def restore(self, step: int | None = None, *, use_ema: bool = True) -> Restored:
-    """The checkpoint at `step` (the latest when None), rebuilt by the run's task."""
-    from jcnn import models, parallel, tasks  # tasks build models: import on use
-    config = self.config
-    task = tasks.get(config.task)
-    mesh = parallel.make_mesh(config.num_devices)
-    model = task.model(config, self.dataset_info)
-    abstract = models.abstract_variables(model, task.input_shape(self.dataset_info))
-    sharding = parallel.replicated(mesh)
-    as_target = lambda t: jax.tree.map(
-        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), t)
-    target = {"params": as_target(abstract["params"]),
-              "batch_stats": as_target(abstract.get("batch_stats", {}))}
-    if config.ema_decay > 0:
-      target["ema_params"] = target["params"]
-    step, variables = checkpoint.restore_variables(self.workdir, target, step,
-                                                   use_ema=use_ema)
-    return Restored(step, model, variables, tasks.apply_fn(config, model), mesh)

@@ -11,6 +11,8 @@ import os
 import platform
 import pathlib
 
+from jcnn import paths
+
 # XLA:CPU hands convolutions, dots, element-wise chains and reductions to YNNPACK.
 # Measured on a 2-core AMD EPYC (benchmarks/README.md): ResNet-20's train step 1.13-1.2x
 # faster (the transposes before its weight-gradient convolutions shrink; 1.1x still
@@ -52,8 +54,7 @@ def default_cache_dir() -> pathlib.Path:
   """$JCNN_COMPILE_CACHE_DIR, else $JCNN_CACHE_DIR/xla, else ~/.cache/jcnn/xla."""
   if os.environ.get("JCNN_COMPILE_CACHE_DIR"):
     return pathlib.Path(os.environ["JCNN_COMPILE_CACHE_DIR"]).expanduser()
-  from jcnn.data import sources  # the one place that knows where jcnn caches things
-  return sources.default_cache_dir() / "xla"
+  return paths.cache_dir() / "xla"
 
 
 def _flag_name(flag: str) -> str:

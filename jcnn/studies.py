@@ -26,7 +26,6 @@ import ml_collections
 from jcnn import runs
 
 SEED_PREFIX = "seed_"
-STUDY_FILE = "study.json"   # the plan, in the study folder: what `eval study` groups by
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,7 +205,7 @@ def describe(study: Study) -> dict:
 
 def write_plan(study: Study, workdir: pathlib.Path) -> None:
   """<workdir>/study.json; a folder holding another study's plan is refused."""
-  path = workdir / STUDY_FILE
+  path = workdir / runs.STUDY_FILE
   plan = describe(study)
   if path.exists():
     old = json.loads(path.read_text())
@@ -219,8 +218,8 @@ def write_plan(study: Study, workdir: pathlib.Path) -> None:
 
 def read_plan(workdir: pathlib.Path) -> dict:
   """The plan `write_plan` kept in `workdir`; ValueError when there is none."""
-  path = workdir / STUDY_FILE
+  path = workdir / runs.STUDY_FILE
   if not path.exists():
-    raise ValueError(f"{workdir} is not a study folder (no {STUDY_FILE}); "
+    raise ValueError(f"{workdir} is not a study folder (no {runs.STUDY_FILE}); "
                      "`python -m eval compare RUN ...` compares any runs")
   return json.loads(path.read_text())

@@ -53,10 +53,10 @@ def random_array(shape, seed: int, scale: float = 1.0, shift: float = 0.0):
 
 def conv_geometry(x_shape, k_shape, stride, padding, dilation):
   """(stride pair, explicit pads, dilation pair) as `jcnn.nn.conv2d` resolves them."""
-  from jcnn import nn
-  stride, dilation = nn.padding.to_pair(stride, "s"), nn.padding.to_pair(dilation, "d")
-  return stride, nn.padding.explicit_padding(padding, x_shape[1:3], k_shape, stride,
-                                             dilation), dilation
+  import jcnn.padding
+  stride, dilation = jcnn.padding.to_pair(stride, "s"), jcnn.padding.to_pair(dilation, "d")
+  return stride, jcnn.padding.explicit_padding(padding, x_shape[1:3], k_shape, stride,
+                                               dilation), dilation
 
 
 def lax_conv(x, k, stride, pads, dilation):

@@ -1,6 +1,6 @@
 """Train a model: `python -m train [--config FILE] [--workdir DIR] [--config.KEY=VALUE ...]`.
 
-Deliberately thin: parsing and error reporting only; the loop is `train.trainer`.
+Deliberately thin: parsing and error reporting only; the loop is `jcnn.training`.
 With no arguments it trains LeNet-5 on the embedded digits into runs/lenet5_digits.
 Running the same command again resumes from the latest checkpoint in the workdir.
 A second `python -m train` on a workdir in use exits at once. SIGTERM or Ctrl-C saves
@@ -68,7 +68,7 @@ def main(argv):
   config = _CONFIG.value
   runtime.configure(cpu_flags=config.xla_cpu_flags)  # before anything compiles
   from jcnn import checkpoint, parallel, runs
-  from train import trainer
+  from jcnn import training
   workdir = _WORKDIR.value or str(pathlib.Path("runs") / config.name)
   try:
     parallel.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
@@ -76,12 +76,12 @@ def main(argv):
     if _STUDY.value or _SWEEP.value:
       _train_study(config, workdir)
       return
-    results = trainer.train_and_evaluate(config, workdir)
+    results = training.train_and_evaluate(config, workdir)
   except (ValueError, OSError, checkpoint.CheckpointError, runs.RunInUse) as e:
     _exit(2, f"error: {e}")
-  except trainer.NonFiniteError as e:
+  except training.NonFiniteError as e:
     _exit(3, f"error: {e}")
-  except trainer.Preempted as e:
+  except training.Preempted as e:
     _exit(128 + e.signum, str(e))
   except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled
     _exit(130, "interrupted")
@@ -91,8 +91,7 @@ def main(argv):
 
 def _train_study(config, workdir: str) -> None:
   """--study / --sweep: every planned run, one JSON line each."""
-  from jcnn import parallel, studies
-  from train import study
+  from jcnn import parallel, studies, training
   if _STUDY.value and _SWEEP.value:
     raise ValueError("give --study or --sweep, not both")
   if _STUDY.value and not _WORKDIR.value:
@@ -102,7 +101,7 @@ def _train_study(config, workdir: str) -> None:
     seeds = [int(s) for s in _SEEDS.value]
   except ValueError:
     raise ValueError(f"--seeds takes integers, got {','.join(_SEEDS.value)}") from None
-  for result in study.run_study(plan, workdir, _ONLY.value, seeds):
+  for result in training.run_study(plan, workdir, _ONLY.value, seeds):
     if parallel.is_primary():
       print(json.dumps(result), flush=True)
 

@@ -17,6 +17,7 @@ Examples:
   python -m eval ablate --workdir runs/resnet20_cifar10_short
   python -m eval ablate --workdir runs/plain20 --only blocks --json
 """
+import dataclasses
 import json
 import sys
 
@@ -25,9 +26,7 @@ import numpy as np
 
 from eval import score
 from jcnn import ablation, tasks
-from jcnn.evaluators.classification import ClassificationEvaluator
 from jcnn.models import convolutionalize
-from jcnn.tasks import classification
 
 GROUPS = ("blocks", "dropout", "bn", "ema", "tta")
 
@@ -69,18 +68,18 @@ class _Table:
   """Evaluates (name, apply, variables) rows on one split, one compile per apply."""
 
   def __init__(self, run, restored, split: str):
-    self._info, self._mesh = run.dataset_info, restored.mesh
-    data = classification.load_eval_split(run.config, self._info, split)
-    self._batches = lambda: classification.batches(run.config, data, self._info,
-                                                   train=False, mesh=self._mesh)
-    self.first_images = next(iter(self._batches()))["image"]
+    self._run, self._restored = run, restored
+    self._task = tasks.get(run.config.task)
+    self._split = self._task.load_split(run.config, split)
+    self.first_images = next(iter(self._task.batches(
+        run.config, run.dataset_info, self._split, train=False, mesh=restored.mesh)))["image"]
     self.rows: list[dict] = []
     self.notes: list[str] = []
 
   def evaluator(self, apply_fn):
-    return ClassificationEvaluator(apply_fn, self._batches,
-                                   num_classes=len(self._info["class_names"]),
-                                   mesh=self._mesh)
+    """The task's evaluator of the split, calling `apply_fn` instead of the model."""
+    return self._task.evaluator(self._run, dataclasses.replace(self._restored, apply=apply_fn),
+                                self._split)
 
   def add(self, group: str, name: str, evaluator, variables) -> None:
     print(f"ablate: {name}", file=sys.stderr, flush=True)
@@ -135,14 +134,15 @@ def _batch_norm(table, run, restored, batches: int, seed: int) -> None:
   if not restored.variables.get("batch_stats"):
     table.notes.append("bn: the model has no batch norm")
     return
-  train = classification.load_split(run.config, run.config.train_split)
+  task = tasks.get(run.config.task)
+  train = task.load_split(run.config, run.config.train_split)
   evaluator = table.evaluator(restored.apply)
   # Augmented as in training (fvcore's precise BN reads the training loader): the
   # statistics the rest of the network was trained to expect; and without, to show
   # what the augmentation does to them.
   augments = run.config.crop_padding > 0 or run.config.flip
   for augmented in (True, False) if augments else (True,):
-    stream = classification.batches(run.config, train, run.dataset_info, train=augmented)
+    stream = task.batches(run.config, run.dataset_info, train, train=augmented)
     first = (b for _, b in zip(range(batches), stream))
     stats = ablation.recomputed_batch_stats(restored.apply, restored.variables, first,
                                             jax.random.PRNGKey(seed))
@@ -156,7 +156,7 @@ def _ema(table, run, step: int) -> None:
   if not run.config.ema_decay > 0:
     table.notes.append("ema: the run kept no moving average (ema_decay 0)")
     return
-  raw = run.restore(step, use_ema=False)
+  raw = tasks.restore(run, step, use_ema=False)
   table.add("ema", "raw weights instead of the EMA", table.evaluator(raw.apply),
             raw.variables)
 
@@ -202,7 +202,7 @@ def run(args) -> None:
   if args.samples < 1 or args.bn_batches < 1 or (args.pad is not None and args.pad < 0):
     raise ValueError("--samples and --bn-batches must be >= 1, --pad >= 0")
   the_run = score.open_run(args.workdir, "classification", "ablate")
-  restored = the_run.restore(args.step)
+  restored = tasks.restore(the_run, args.step)
   table = _Table(the_run, restored, args.split)
   chosen = _chosen_blocks(table, restored, args.blocks) if "blocks" in groups else []
   weights = "EMA weights" if the_run.config.ema_decay > 0 else "weights"

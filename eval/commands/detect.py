@@ -40,7 +40,7 @@ def evaluate(workdir: str, step: int | None = None, split: str = "test",
   no (non-difficult) box of that class.
   """
   from jcnn import tasks
-  run = score.open_run(workdir, tasks.DETECTORS, "detect")
+  run = score.open_run(workdir, tasks.detectors(), "detect")
   config, info = run.config, run.dataset_info
   task = tasks.get(config.task)
   class_names = tuple(info["class_names"])
@@ -51,8 +51,8 @@ def evaluate(workdir: str, step: int | None = None, split: str = "test",
     if tuple(images.class_names) != class_names:
       raise ValueError(f"--data {data} has classes {tuple(images.class_names)}; the run "
                        f"detects {class_names} (the same classes in the same order)")
-  restored = run.restore(step)
-  evaluator = task.restored_detector(run, restored, images, data or "eval")
+  restored = task.restore(run, step)
+  evaluator = task.evaluator(run, restored, images, data or "eval")
   metrics = evaluator.run(restored.variables)
   return {"map50": _number(metrics["map50"]), "map50_11pt": _number(metrics["map50_11pt"]),
           **{k: _number(metrics[k]) for k in COCO_KEYS},

@@ -26,7 +26,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> None:
   from jcnn import tasks
-  if runs.Run.open(args.workdir).config.task in tasks.DETECTORS:
+  if runs.Run.open(args.workdir).config.task in tasks.detectors():
     _detect(args)
     return
   results = classify_files.predict(args.workdir, args.images, args.step, args.top_k)

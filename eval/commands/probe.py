@@ -26,9 +26,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from eval import score, viz_inputs
-from jcnn import viz
+from jcnn import tasks, viz
 from jcnn.data import pipeline
-from jcnn.tasks import classification
 
 
 def add_arguments(parser) -> None:
@@ -64,7 +63,7 @@ def _probe_config(run, args):
 
 def _split(run, config, split: str) -> tuple[np.ndarray, np.ndarray, tuple]:
   """The new dataset's `split` as the frozen model takes it: images and labels."""
-  loaded = classification.load_split(config, split)
+  loaded = tasks.get(config.task).load_split(config, split)
   shape = tuple(run.dataset_info["image_shape"])
   if loaded.images.shape[1:] != shape:
     raise ValueError(f"{config.dataset} {split} images are {loaded.images.shape[1:]} after "
@@ -88,7 +87,7 @@ def run(args) -> None:
   if args.train_examples < 2:
     raise ValueError(f"--train-examples must be >= 2, got {args.train_examples}")
   run_ = score.open_run(args.workdir, "classification", "probe")
-  restored = run_.restore(args.step)
+  restored = tasks.restore(run_, args.step)
   shape = tuple(run_.dataset_info["image_shape"])
   layer = args.layer or viz.layer_names(restored.model, shape)[-1]
   viz.check_layer(restored.model, shape, layer)
@@ -124,13 +123,13 @@ def run(args) -> None:
 
 def _from_scratch(config, epochs: int, steps_per_epoch: int) -> dict:
   """The architecture trained on the same images with the run's recipe."""
-  from train import trainer  # the training loop: only this row needs it
+  from jcnn import training  # the training loop: only this row needs it
   config.num_epochs = epochs
   config.keep_checkpoints, config.best_metric = 1, ""
   config.checkpoint_every_steps = epochs * steps_per_epoch  # evaluated once, at the end
   start = time.perf_counter()
   with tempfile.TemporaryDirectory(prefix="jcnn_probe_") as workdir, \
        contextlib.redirect_stdout(sys.stderr):
-    result = trainer.train_and_evaluate(config, workdir)
+    result = training.train_and_evaluate(config, workdir)
   return {"method": f"from scratch, all layers, {epochs} epochs", "top1": result["top1"],
           "seconds": round(time.perf_counter() - start, 1)}

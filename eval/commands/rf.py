@@ -48,7 +48,7 @@ def load(args):
   if args.workdir is not None:
     from jcnn import runs, tasks
     run = runs.Run.open(args.workdir)
-    restored = run.restore(args.step)
+    restored = tasks.restore(run, args.step)
     model, variables = restored.model, restored.variables
     shape = tasks.get(run.config.task).input_shape(run.dataset_info)
   else:

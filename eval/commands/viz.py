@@ -23,7 +23,7 @@ import json
 import sys
 
 from eval import outputs, score, viz_inputs, viz_kinds
-from jcnn import viz
+from jcnn import tasks, viz
 
 # Images each kind looks at by default (ZF: 5 images for invariance).
 DEFAULT_IMAGES = {"top9": 2000, "evolution": 500, "invariance": 5, "filters": 1}
@@ -74,7 +74,7 @@ def run(args) -> None:
   count = args.num_images or DEFAULT_IMAGES.get(args.kind, 1)
   if count < 1:
     raise ValueError(f"--num-images must be >= 1, got {count}")
-  restored = run_.restore(args.step)
+  restored = tasks.restore(run_, args.step)
   inputs = (viz_inputs.from_files(run_, args.images) if args.images
             else viz_inputs.from_split(run_, args.split, count, args.index))
   for note in inputs.notes:

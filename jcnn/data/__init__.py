@@ -14,7 +14,6 @@ from jcnn.data.pipeline import steps_per_epoch
 from jcnn.data.prefetch import prefetch
 from jcnn.data.preprocess import prepare
 from jcnn.data.preprocess import resize_images
-from jcnn.data.sources import default_cache_dir
 from jcnn.data.sources import load
 from jcnn.data.split import Split
 from jcnn.data.split import balanced_subset
@@ -32,7 +31,6 @@ __all__ = [
     "batches",
     "channel_stats",
     "decode_images",
-    "default_cache_dir",
     "load",
     "prefetch",
     "prepare",

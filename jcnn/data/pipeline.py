@@ -71,7 +71,7 @@ def batches(split: Split, batch_size: int, *, train: bool, seed: int = 0, epoch:
     raise ValueError(f"seed and epoch must be >= 0, got seed={seed}, epoch={epoch}")
   if not 0 <= start_batch <= num_batches:
     raise ValueError(f"start_batch must be in [0, {num_batches}], got {start_batch}")
-  normalise = _normaliser(split.images.shape[1:], mean, std)
+  normalise = normaliser(split.images.shape[1:], mean, std)
   order = np.random.default_rng([seed, epoch]).permutation(n) if train else np.arange(n)
   for b in range(start_batch, num_batches):
     index = np.arange(b * batch_size, (b + 1) * batch_size)[rows]
@@ -86,7 +86,7 @@ def batches(split: Split, batch_size: int, *, train: bool, seed: int = 0, epoch:
     yield {"image": normalise(images), "label": split.labels[index], "mask": mask}
 
 
-def _normaliser(image_shape: tuple[int, int, int], mean, std):
+def normaliser(image_shape: tuple[int, int, int], mean, std):
   """(x / 255 - mean) / std in float32 for images [B, H, W, C], with mean/std checked."""
   if (mean is None) != (std is None):
     raise ValueError(f"give both mean and std or neither, got mean={mean}, std={std}")

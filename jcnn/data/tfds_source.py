@@ -25,7 +25,7 @@ def load_tfds(name: str, split: str, manual_dir: pathlib.Path | None,
   Returns:
     A Split of the builder's supervised (image, label) pair, in TFDS's deterministic order.
   """
-  tfds = _import_tfds()
+  tfds = import_tfds()
   try:
     builder = tfds.builder(name, data_dir=str(cache_dir))
   except tfds.core.registered.DatasetNotFoundError:
@@ -49,7 +49,7 @@ def load_tfds(name: str, split: str, manual_dir: pathlib.Path | None,
                split=split)
 
 
-def _import_tfds():
+def import_tfds():
   """Imports TFDS with TF's GPUs hidden: they belong to JAX, and TF would grab their memory."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top

@@ -16,7 +16,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jcnn.detection.boxes import _as_float
+from jcnn.detection.boxes import as_float
 
 # torchvision's and Detectron's bound on decoded log-scale factors: exp(dw) <= 1000 / 16.
 BBOX_XFORM_CLIP = math.log(1000.0 / 16)
@@ -29,7 +29,8 @@ def _centers_sizes(boxes, legacy_pixel):
   return boxes[..., 0] + 0.5 * widths, boxes[..., 1] + 0.5 * heights, widths, heights
 
 
-def _check_weights(weights) -> tuple[float, float, float, float]:
+def check_weights(weights) -> tuple[float, float, float, float]:
+  """The box-coding weights (wx, wy, ww, wh) as four floats; a ValueError otherwise."""
   if len(weights) != 4:
     raise ValueError(f"weights must be (wx, wy, ww, wh), got {weights!r}")
   return tuple(float(w) for w in weights)
@@ -48,15 +49,15 @@ def encode(boxes: jax.Array, anchors: jax.Array, weights=(1.0, 1.0, 1.0, 1.0),
   Returns:
     [..., 4] (tx, ty, tw, th).
   """
-  return _encode(boxes, anchors, weights=_check_weights(weights),
+  return _encode(boxes, anchors, weights=check_weights(weights),
                  legacy_pixel=bool(legacy_pixel))
 
 
 @functools.partial(jax.jit, static_argnames=("weights", "legacy_pixel"))
 def _encode(boxes, anchors, *, weights, legacy_pixel):
   wx, wy, ww, wh = weights
-  gx, gy, gw, gh = _centers_sizes(_as_float(boxes), legacy_pixel)
-  ax, ay, aw, ah = _centers_sizes(_as_float(anchors, "anchors"), legacy_pixel)
+  gx, gy, gw, gh = _centers_sizes(as_float(boxes), legacy_pixel)
+  ax, ay, aw, ah = _centers_sizes(as_float(anchors, "anchors"), legacy_pixel)
   return jnp.stack([wx * (gx - ax) / aw, wy * (gy - ay) / ah, ww * jnp.log(gw / aw),
                     wh * jnp.log(gh / ah)], axis=-1)
 
@@ -76,7 +77,7 @@ def decode(deltas: jax.Array, anchors: jax.Array, weights=(1.0, 1.0, 1.0, 1.0),
   Returns:
     [..., 4] xyxy boxes.
   """
-  return _decode(deltas, anchors, weights=_check_weights(weights),
+  return _decode(deltas, anchors, weights=check_weights(weights),
                  clamp=None if clamp is None else float(clamp),
                  legacy_pixel=bool(legacy_pixel))
 
@@ -84,8 +85,8 @@ def decode(deltas: jax.Array, anchors: jax.Array, weights=(1.0, 1.0, 1.0, 1.0),
 @functools.partial(jax.jit, static_argnames=("weights", "clamp", "legacy_pixel"))
 def _decode(deltas, anchors, *, weights, clamp, legacy_pixel):
   wx, wy, ww, wh = weights
-  deltas = _as_float(deltas, "deltas")
-  ax, ay, aw, ah = _centers_sizes(_as_float(anchors, "anchors"), legacy_pixel)
+  deltas = as_float(deltas, "deltas")
+  ax, ay, aw, ah = _centers_sizes(as_float(anchors, "anchors"), legacy_pixel)
   dx, dy = deltas[..., 0] / wx, deltas[..., 1] / wy
   dw, dh = deltas[..., 2] / ww, deltas[..., 3] / wh
   if clamp is not None:

@@ -23,7 +23,7 @@ import numpy as np
 FORMATS = ("xyxy", "xywh", "cxcywh")
 
 
-def _as_float(boxes, name: str = "boxes") -> jax.Array:
+def as_float(boxes, name: str = "boxes") -> jax.Array:
   """`boxes` as a float array [..., 4] (integer boxes become float32)."""
   boxes = jnp.asarray(boxes)
   if boxes.ndim < 1 or boxes.shape[-1] != 4:
@@ -55,7 +55,7 @@ def convert_boxes(boxes: jax.Array, in_fmt: str, out_fmt: str,
   """
   _check_format(in_fmt)
   _check_format(out_fmt)
-  boxes = _as_float(boxes)
+  boxes = as_float(boxes)
   if in_fmt == out_fmt:
     return boxes
   one = 1.0 if legacy_pixel else 0.0
@@ -167,7 +167,7 @@ def clip_boxes(boxes: jax.Array, image_size: tuple[int, int],
   """
   if len(image_size) != 2:
     raise ValueError(f"image_size must be (height, width), got {image_size!r}")
-  boxes = _as_float(boxes)
+  boxes = as_float(boxes)
   one = 1.0 if legacy_pixel else 0.0
   height, width = image_size
   x = jnp.clip(boxes[..., 0::2], 0.0, width - one)

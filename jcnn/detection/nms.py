@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jcnn.detection.boxes import _as_float, pairwise_iou
+from jcnn.detection.boxes import as_float, pairwise_iou
 
 
 def nms(boxes: jax.Array, scores: jax.Array, iou_threshold: float) -> np.ndarray:
@@ -86,11 +86,11 @@ def nms_padded(boxes: jax.Array, scores: jax.Array, iou_threshold: float | jax.A
   """
   if not isinstance(max_output, int) or max_output < 0:
     raise ValueError(f"max_output must be a non-negative Python int, got {max_output!r}")
-  boxes, scores = _as_float(boxes), jnp.asarray(scores)
+  boxes, scores = as_float(boxes), jnp.asarray(scores)
   classes = None if classes is None else jnp.asarray(classes)
   valid = None if valid is None else jnp.asarray(valid)
   n = _check_shapes(boxes, scores, classes, valid)
-  _check_threshold(iou_threshold)
+  check_threshold(iou_threshold)
   classes = jnp.zeros((n,), jnp.int32) if classes is None else classes
   valid = jnp.ones((n,), bool) if valid is None else valid
   return _nms_loop(boxes, scores, classes, valid, iou_threshold, max_output=max_output,
@@ -105,7 +105,7 @@ def _eager(boxes, scores, classes, iou_threshold) -> np.ndarray:
   scores = np.asarray(scores)
   classes = np.zeros(len(scores), np.int32) if classes is None else np.asarray(classes)
   n = _check_shapes(boxes, scores, classes, None)
-  _check_threshold(iou_threshold)
+  check_threshold(iou_threshold)
   size = max(64, 1 << max(n - 1, 0).bit_length())
   pad = size - n
   indices, count = _nms_loop(
@@ -130,7 +130,7 @@ def _check_shapes(boxes, scores, classes, valid) -> int:
   return n
 
 
-def _check_threshold(iou_threshold) -> None:
+def check_threshold(iou_threshold) -> None:
   """Catches thresholds given in percent; a traced threshold cannot be checked."""
   if isinstance(iou_threshold, (Real, np.ndarray)) and np.ndim(iou_threshold) == 0:
     if not 0.0 <= float(iou_threshold) <= 1.0:

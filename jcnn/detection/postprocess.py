@@ -10,9 +10,9 @@ import typing
 import jax
 import jax.numpy as jnp
 
-from jcnn.detection.box_coding import _check_weights, decode
-from jcnn.detection.boxes import _as_float, clip_boxes
-from jcnn.detection.nms import _check_threshold, nms_padded
+from jcnn.detection.box_coding import check_weights, decode
+from jcnn.detection.boxes import as_float, clip_boxes
+from jcnn.detection.nms import check_threshold, nms_padded
 
 # torchvision's `remove_small_boxes(boxes, min_size=1e-2)`: drops boxes clipped to nothing.
 _MIN_SIDE = 1e-2
@@ -59,10 +59,10 @@ def detect(rois: jax.Array, roi_valid: jax.Array, class_logits: jax.Array,
   Returns:
     Detections, labels 0-based (torchvision's label - 1).
   """
-  rois = _as_float(rois, "rois")
+  rois = as_float(rois, "rois")
   roi_valid = jnp.asarray(roi_valid)
   class_logits = jnp.asarray(class_logits)
-  box_deltas = _as_float(box_deltas, "box_deltas")
+  box_deltas = as_float(box_deltas, "box_deltas")
   count = rois.shape[0] if rois.ndim == 2 else -1
   if (roi_valid.shape != (count,) or class_logits.ndim != 2
       or class_logits.shape[0] != count or class_logits.shape[1] < 2
@@ -73,9 +73,9 @@ def detect(rois: jax.Array, roi_valid: jax.Array, class_logits: jax.Array,
   if not isinstance(max_detections, int) or max_detections < 1:
     raise ValueError(f"max_detections must be a positive Python int, got "
                      f"{max_detections!r}")
-  _check_threshold(nms_threshold)
+  check_threshold(nms_threshold)
   return _detect(rois, roi_valid.astype(bool), class_logits, box_deltas,
-                 jnp.asarray(image_size), weights=_check_weights(weights),
+                 jnp.asarray(image_size), weights=check_weights(weights),
                  score_threshold=float(score_threshold), nms_threshold=float(nms_threshold),
                  max_detections=max_detections)
 

@@ -18,8 +18,8 @@ import pathlib
 import numpy as np
 import tqdm
 
-from jcnn.data.detection.split import DetectionSplit
 from jcnn.detection.boxes import box_iou_host
+from jcnn.detection.data.split import DetectionSplit
 from jcnn.detection.proposals import selective_search
 
 FORMAT = 1

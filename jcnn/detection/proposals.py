@@ -26,7 +26,7 @@ from PIL import Image
 from scipy import ndimage
 from skimage import color, segmentation, util
 
-from jcnn.nn.padding import to_pair
+from jcnn.padding import to_pair
 
 # Colour spaces (Uijlings et al. 2013, Table 1) and the settings of Sec. 5.5. As in the
 # authors' code (and R-CNN's `selective_search_boxes.m`), sigma = 0.8 and the minimum

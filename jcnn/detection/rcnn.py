@@ -19,7 +19,7 @@ import numpy as np
 from sklearn import linear_model, svm
 
 from jcnn.detection.box_coding import decode, encode
-from jcnn.detection.boxes import _as_float, box_iou_host, clip_boxes
+from jcnn.detection.boxes import as_float, box_iou_host, clip_boxes
 from jcnn.detection.nms import batched_nms
 
 
@@ -40,7 +40,7 @@ def context_boxes(boxes: jax.Array, size: int, context: int,
   """
   if not 0 <= 2 * context < size:
     raise ValueError(f"context must be in [0, size / 2), got {context} for size {size}")
-  boxes = _as_float(boxes)
+  boxes = as_float(boxes)
   centre = (boxes[:, :2] + boxes[:, 2:]) / 2
   half = (boxes[:, 2:] - boxes[:, :2]) / 2
   if square:

@@ -10,8 +10,8 @@ import jax
 import jax.numpy as jnp
 
 from jcnn.detection.box_coding import decode
-from jcnn.detection.boxes import _as_float, clip_boxes
-from jcnn.detection.nms import _check_threshold, nms_padded
+from jcnn.detection.boxes import as_float, clip_boxes
+from jcnn.detection.nms import check_threshold, nms_padded
 
 
 class Proposals(typing.NamedTuple):
@@ -56,8 +56,8 @@ def rpn_proposals(anchors: jax.Array, objectness: jax.Array, deltas: jax.Array,
   Returns:
     Proposals.
   """
-  anchors = _as_float(anchors, "anchors")
-  deltas = _as_float(deltas, "deltas")
+  anchors = as_float(anchors, "anchors")
+  deltas = as_float(deltas, "deltas")
   objectness = jnp.asarray(objectness)
   if anchors.ndim != 2 or deltas.shape != anchors.shape or objectness.shape != (
       anchors.shape[0],):
@@ -66,7 +66,7 @@ def rpn_proposals(anchors: jax.Array, objectness: jax.Array, deltas: jax.Array,
   for name, value in (("pre_nms_top_n", pre_nms_top_n), ("post_nms_top_n", post_nms_top_n)):
     if not isinstance(value, int) or value < 1:
       raise ValueError(f"{name} must be a positive Python int, got {value!r}")
-  _check_threshold(nms_threshold)
+  check_threshold(nms_threshold)
   return _rpn_proposals(anchors, objectness, deltas, jnp.asarray(image_size),
                         pre_nms_top_n=min(pre_nms_top_n, anchors.shape[0]),
                         post_nms_top_n=post_nms_top_n, nms_threshold=float(nms_threshold),

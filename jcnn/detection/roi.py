@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jcnn.nn import max_pool
-from jcnn.nn.padding import check_nhwc, to_pair
+from jcnn.padding import check_nhwc, to_pair
 
 
 def _regions(features, rois, batch_indices):

@@ -24,8 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jcnn.detection.box_coding import _check_weights, encode
-from jcnn.detection.boxes import _as_float, box_iou
+from jcnn.detection.box_coding import check_weights, encode
+from jcnn.detection.boxes import as_float, box_iou
 
 
 class AnchorTargets(typing.NamedTuple):
@@ -91,7 +91,7 @@ def anchor_targets(anchors: jax.Array, gt_boxes: jax.Array, gt_mask: jax.Array,
   Returns:
     AnchorTargets.
   """
-  anchors = _as_float(anchors, "anchors")
+  anchors = as_float(anchors, "anchors")
   gt_boxes, gt_mask, _ = _ground_truth(gt_boxes, gt_mask)
   if anchors.ndim != 2:
     raise ValueError(f"anchors must be [A, 4], got {anchors.shape}")
@@ -165,7 +165,7 @@ def proposal_targets(proposals: jax.Array, proposal_valid: jax.Array, gt_boxes: 
   Returns:
     RoiTargets.
   """
-  proposals = _as_float(proposals, "proposals")
+  proposals = as_float(proposals, "proposals")
   proposal_valid = jnp.asarray(proposal_valid)
   if proposals.ndim != 2 or proposal_valid.shape != proposals.shape[:1]:
     raise ValueError(f"need proposals [P, 4] and proposal_valid [P], got "
@@ -180,7 +180,7 @@ def proposal_targets(proposals: jax.Array, proposal_valid: jax.Array, gt_boxes: 
       proposals, proposal_valid.astype(bool), gt_boxes, gt_labels, gt_mask, key, num_samples=num_samples,
       num_fg=int(np.round(fg_fraction * num_samples)), fg_iou=float(fg_iou),
       bg_iou_high=float(bg_iou_high), bg_iou_low=float(bg_iou_low),
-      weights=_check_weights(weights))
+      weights=check_weights(weights))
 
 
 @functools.partial(jax.jit, static_argnames=("num_samples", "num_fg", "fg_iou",
@@ -248,7 +248,7 @@ def _subset_mask(key, eligible, max_count, count):
 def _ground_truth(gt_boxes, gt_mask, gt_labels=None):
   """Checks gt boxes [G, 4], mask [G] and labels [G]; an empty G becomes one padding row
   (an axis of size 0 has no maximum)."""
-  gt_boxes = _as_float(gt_boxes, "gt_boxes")
+  gt_boxes = as_float(gt_boxes, "gt_boxes")
   gt_mask = jnp.asarray(gt_mask)
   gt_labels = jnp.zeros(gt_mask.shape, jnp.int32) if gt_labels is None else jnp.asarray(
       gt_labels)

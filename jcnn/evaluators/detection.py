@@ -25,7 +25,7 @@ class DetectionEvaluator:
     apply_fn: `apply(variables, images, image_sizes, train=False) -> {"boxes" [B, D, 4],
       "scores" [B, D], "labels" [B, D], "valid" [B, D]}`, boxes in network-input pixels.
     batches_fn: returns a fresh iterable of evaluation batches of `split`
-      (`jcnn.data.detection.batches(..., train=False)`): "image", "image_size",
+      (`jcnn.detection.data.batches(..., train=False)`): "image", "image_size",
       "scale", "index", "mask".
     split: the DetectionSplit the batches come from; its records are the ground truth
       ("difficult" boxes kept).

@@ -44,7 +44,7 @@ import jax.numpy as jnp
 from jax.sharding import PartitionSpec as P
 
 from jcnn.kernels import banded, onednn, xla
-from jcnn.nn.padding import Pads
+from jcnn.padding import Pads
 from jcnn.parallel import DATA_AXIS
 
 NAMES = ("auto", "xla", "onednn", "banded")

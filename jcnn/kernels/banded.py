@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jcnn.nn.padding import Pads, output_size
+from jcnn.padding import Pads, output_size
 
 
 def banded_kernel(kernel: jax.Array, in_width: int, out_width: int, stride: int,

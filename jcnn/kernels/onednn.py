@@ -30,7 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jcnn.nn.padding import Pads, output_size
+from jcnn import paths
+from jcnn.padding import Pads, output_size
 
 _SOURCE = pathlib.Path(__file__).with_name("onednn.cc")
 _TARGETS = ("JcnnConvForward", "JcnnConvInputGrad", "JcnnConvKernelGrad",
@@ -67,8 +68,7 @@ def _build() -> pathlib.Path:
              str(library), f"-Wl,-rpath,{library.parent}"]
   key = hashlib.sha256(_SOURCE.read_bytes() + " ".join(command).encode()
                        + jax.lib.__version__.encode()).hexdigest()[:16]
-  from jcnn.data import sources  # the one place that knows where jcnn caches things
-  target = sources.default_cache_dir() / "onednn" / key / "libjcnn_onednn.so"
+  target = paths.cache_dir() / "onednn" / key / "libjcnn_onednn.so"
   if target.exists():
     return target
   target.parent.mkdir(parents=True, exist_ok=True)

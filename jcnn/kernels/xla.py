@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jcnn.nn.padding import Pads
+from jcnn.padding import Pads
 
 
 def conv(x: jax.Array, kernel: jax.Array, stride: tuple[int, int], pads: Pads,

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from jcnn import nn as jnn
 from jcnn.models.layers import BatchNorm, Conv
-from jcnn.nn.padding import Padding, to_pair
+from jcnn.padding import Padding, to_pair
 
 
 class ConvUnit(nn.Module):

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from jcnn import kernels
 from jcnn import nn as jnn
-from jcnn.nn.padding import Padding, to_pair
+from jcnn.padding import Padding, to_pair
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": jax.nn.relu,

@@ -2,7 +2,7 @@
 import jax
 
 from jcnn import kernels
-from jcnn.nn.padding import Padding, check_nhwc, explicit_padding, to_pair
+from jcnn.padding import Padding, check_nhwc, explicit_padding, to_pair
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *,

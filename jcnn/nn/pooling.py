@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jcnn.nn.padding import Padding, check_nhwc, spatial_padding, to_pair
+from jcnn.padding import Padding, check_nhwc, spatial_padding, to_pair
 
 
 def _window_args(window, stride, padding):

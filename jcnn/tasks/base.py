@@ -1,14 +1,20 @@
 """What a task is, and the config fields every task shares.
 
-A task is one kind of training (classification, detection, ...). It gives the shared
-loop (`train.trainer.train_and_evaluate`) a `Training`: the model, the pure train
-step, the batches of any epoch and the evaluators. The loop does the rest: optimizer,
-state, progress, logs, checkpoints, resume and the guards. The eval program asks the
-same task for the model and an evaluator of a saved run.
+A task is one kind of training (classification, detection, ...). Everything a caller
+uses of a task is declared here, in three groups:
+- training: the shared loop (`jcnn.training.train_and_evaluate`) asks for a `Training`
+  (the model, the pure train step, the batches of any epoch, the evaluators), runs the
+  stages before the loop inside `training` and those after it in `finish`; the loop
+  does the rest: optimizer, state, progress, logs, checkpoints, resume and the guards;
+- restoring: `restore` rebuilds a saved run's model and weights (`Restored`);
+- evaluation: the eval program loads a split (`load_split`, `load_split_from`), turns
+  it into the run's input (`batches`) and scores a restored checkpoint on it
+  (`evaluator`); a task whose runs find boxes sets `detects`, and its evaluators are
+  `Detector`s.
 """
 import abc
 import dataclasses
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import flax.linen as nn
 import jax
@@ -16,7 +22,7 @@ import jax.numpy as jnp
 import ml_collections
 from jax.sharding import Mesh
 
-from jcnn import optim, precision, runs
+from jcnn import checkpoint, models, optim, parallel, precision, runs
 
 
 class Evaluator(Protocol):
@@ -29,6 +35,14 @@ class Evaluator(Protocol):
 
   def run(self, variables: dict) -> dict[str, float]:
     """Metrics of `variables` ({"params", ["batch_stats"]}) over the evaluator's data."""
+
+
+class Detector(Evaluator, Protocol):
+  """A detection task's evaluator: it also gives each image's boxes."""
+
+  def detections(self, variables: dict) -> list[dict]:
+    """Per image of its split, in order: {"boxes" [D, 4] xyxy in the image's own pixels,
+    "scores" [D], "labels" [D]}."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,12 +76,30 @@ class Training:
   init_params: Callable[[dict], dict] | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Restored:
+  """A checkpoint ready for evaluation: the model, its variables, how to call it.
+
+  `dataclasses.replace(restored, apply=f)` scores another function of the same weights
+  (a knocked-out block, test-time augmentation) with the task's evaluator.
+  """
+  step: int
+  model: nn.Module
+  variables: dict       # {"params": ..., ["batch_stats": ...]}, EMA weights when kept
+  apply: Callable       # model.apply in the run's compute dtype
+  mesh: Mesh
+
+
 class Task(abc.ABC):
   """One kind of training. Subclasses set `name`, `identity` and the abstract methods."""
   name: str
   # Fields that define a run: resuming a folder trained with other values is refused.
   identity: tuple[str, ...] = ()
+  # Its runs find boxes: `eval detect` scores them, `eval predict` draws them, and
+  # `evaluator` returns a `Detector`.
+  detects: bool = False
 
+  # Config.
   @abc.abstractmethod
   def fields(self) -> ml_collections.ConfigDict:
     """This task's own config fields with their defaults (see `common_fields`)."""
@@ -75,6 +107,7 @@ class Task(abc.ABC):
   def validate(self, config: ml_collections.ConfigDict) -> None:
     """Raises ValueError naming the first of this task's fields with a bad value."""
 
+  # Model.
   @abc.abstractmethod
   def model(self, config: ml_collections.ConfigDict, dataset_info: dict) -> nn.Module:
     """The model of a run of this task."""
@@ -83,26 +116,66 @@ class Task(abc.ABC):
     """Shape of one model input, without the batch axis."""
     return tuple(dataset_info["image_shape"])
 
+  # Training.
   @abc.abstractmethod
   def training(self, config: ml_collections.ConfigDict, mesh: Mesh,
-               run: "runs.Run | None" = None) -> Training:
+               run: runs.Run | None = None) -> Training:
     """Loads the data and builds what the loop runs.
 
     `run` is the run folder being trained, for tasks that keep a stage's output there
     before the loop (R-CNN's proposals); None outside the trainer (tests, benchmarks).
     """
 
-  def finish(self, config: ml_collections.ConfigDict, run: "runs.Run", variables: dict,
+  def finish(self, config: ml_collections.ConfigDict, run: runs.Run, variables: dict,
              step: int, mesh: Mesh) -> dict:
     """Stages after the loop, on the final weights (R-CNN's SVMs and box regressors),
     skipped where their output in `run` is already there; their metrics join the run's
     results. Most tasks have none."""
     return {}
 
+  # Restoring.
+  def restore(self, run: runs.Run, step: int | None = None, *,
+              use_ema: bool = True) -> Restored:
+    """The checkpoint of `run` at `step` (the latest when None): its model rebuilt from
+    the run's config and dataset info, its weights (the EMA's when kept and `use_ema`)."""
+    config = run.config
+    mesh = parallel.make_mesh(config.num_devices)
+    model = self.model(config, run.dataset_info)
+    abstract = models.abstract_variables(model, self.input_shape(run.dataset_info))
+    sharding = parallel.replicated(mesh)
+    as_target = lambda t: jax.tree.map(
+        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), t)
+    target = {"params": as_target(abstract["params"]),
+              "batch_stats": as_target(abstract.get("batch_stats", {}))}
+    if config.ema_decay > 0:
+      target["ema_params"] = target["params"]
+    step, variables = checkpoint.restore_variables(run.checkpoint_dir, target, step,
+                                                   use_ema=use_ema)
+    return Restored(step, model, variables, apply_fn(config, model), mesh)
+
+  # Evaluation.
   @abc.abstractmethod
-  def evaluator(self, config: ml_collections.ConfigDict, dataset_info: dict,
-                apply_fn: Callable, mesh: Mesh, split: str) -> Evaluator:
-    """An evaluator of `split` of the run's dataset (the eval program's)."""
+  def load_split(self, config: ml_collections.ConfigDict, split: str) -> Any:
+    """`split` of the config's dataset, loaded as `evaluator` and `batches` take it."""
+
+  def load_split_from(self, config: ml_collections.ConfigDict, spec: str) -> Any:
+    """Data from outside the run's dataset (`eval detect --data KIND:PATH`)."""
+    raise ValueError(f"a {self.name} run is evaluated on its own dataset's splits only, "
+                     f"not on {spec!r}")
+
+  def batches(self, config: ml_collections.ConfigDict, dataset_info: dict, split: Any, *,
+              train: bool, epoch: int = 0, start_batch: int = 0,
+              mesh: Mesh | None = None) -> Iterator[dict]:
+    """Batches of `split` (from `load_split`) as the run's model takes them: train=True
+    as in training (augmented, in the order of `epoch`), else in order and padded.
+    With `mesh`, only this process's rows of each batch (`parallel.local_rows`)."""
+    raise ValueError(f"a {self.name} run gives no batches of its images")
+
+  @abc.abstractmethod
+  def evaluator(self, run: runs.Run, restored: Restored, split: Any,
+                name: str = "eval") -> Evaluator:
+    """Scores `restored` (its `apply`, on its mesh) on `split` (from `load_split`);
+    `name` is the split its records would carry in a metrics log."""
 
 
 def common_fields() -> ml_collections.ConfigDict:
@@ -152,7 +225,8 @@ def common_fields() -> ml_collections.ConfigDict:
 
 
 # Fields that define a run of any task (`Task.identity` adds the task's own).
-IDENTITY = ("task", "model", "model_kwargs", "dataset", "train_examples", "eval_examples")
+IDENTITY = ("task", "model", "model_kwargs", "dataset", "train_examples", "eval_examples",
+            "seed")
 
 
 def validate_common(config: ml_collections.ConfigDict) -> None:

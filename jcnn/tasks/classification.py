@@ -12,7 +12,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh
 
-from jcnn import data, losses, metrics, models, parallel
+from jcnn import data, losses, metrics, models, parallel, runs
 from jcnn.evaluators.classification import ClassificationEvaluator
 from jcnn.state import TrainState
 from jcnn.tasks import base
@@ -61,12 +61,27 @@ class Classification(base.Task):
                                              epoch=epoch, start_batch=start, mesh=mesh),
         evaluators=(evaluator,), progress=("loss", "top1"))
 
-  def evaluator(self, config: ml_collections.ConfigDict, dataset_info: dict,
-                apply_fn: Callable, mesh: Mesh, split: str) -> ClassificationEvaluator:
-    split_data = load_eval_split(config, dataset_info, split)
+  def load_split(self, config: ml_collections.ConfigDict, split: str) -> data.Split:
+    return load_split(config, split)
+
+  def batches(self, config: ml_collections.ConfigDict, dataset_info: dict, split: data.Split,
+              *, train: bool, epoch: int = 0, start_batch: int = 0,
+              mesh: Mesh | None = None) -> Iterator[dict]:
+    return batches(config, split, dataset_info, train=train, epoch=epoch,
+                   start_batch=start_batch, mesh=mesh)
+
+  def evaluator(self, run: runs.Run, restored: base.Restored, split: data.Split,
+                name: str = "eval") -> ClassificationEvaluator:
+    """Top-1, top-5 and loss on `split`, refused unless its images have the shape the
+    run was trained on."""
+    info = run.dataset_info
+    if split.images.shape[1:] != tuple(info["image_shape"]):
+      raise ValueError(f"split {split.split!r} has images {split.images.shape[1:]}, the "
+                       f"model was trained on {tuple(info['image_shape'])}")
     return ClassificationEvaluator(
-        apply_fn, lambda: batches(config, split_data, dataset_info, train=False, mesh=mesh),
-        num_classes=len(dataset_info["class_names"]), mesh=mesh)
+        restored.apply,
+        lambda: batches(run.config, split, info, train=False, mesh=restored.mesh),
+        num_classes=len(info["class_names"]), mesh=restored.mesh, name=name)
 
 
 def load_split(config: ml_collections.ConfigDict, split: str) -> data.Split:
@@ -82,16 +97,6 @@ def load_split(config: ml_collections.ConfigDict, split: str) -> data.Split:
   if limit:
     raw = data.balanced_subset(raw, limit)
   return data.prepare(raw, resize=config.resize or None, pad=config.pad)
-
-
-def load_eval_split(config: ml_collections.ConfigDict, dataset_info: dict,
-                    split: str) -> data.Split:
-  """`load_split`, refused unless its images have the shape the run was trained on."""
-  split_data = load_split(config, split)
-  if split_data.images.shape[1:] != tuple(dataset_info["image_shape"]):
-    raise ValueError(f"split {split!r} has images {split_data.images.shape[1:]}, the model "
-                     f"was trained on {tuple(dataset_info['image_shape'])}")
-  return split_data
 
 
 def dataset_info(config: ml_collections.ConfigDict, train_split: data.Split) -> dict:

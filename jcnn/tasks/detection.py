@@ -21,12 +21,12 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jcnn import detection, losses, parallel, runs
-from jcnn.data import detection as det_data
+from jcnn.detection import data as det_data
 from jcnn.evaluators.detection import DetectionEvaluator
 from jcnn.detection import faster_rcnn
 from jcnn.models.convolutionalize import HEAD
 from jcnn.state import TrainState
-from jcnn.tasks import base
+from jcnn.tasks import base, pretrained_run
 
 # `--data KIND:PATH` sources that evaluate a run on another dataset with its classes.
 EXTERNAL_SOURCES = ("voc_dir", "coco_json", "yolo_dir")
@@ -34,6 +34,7 @@ EXTERNAL_SOURCES = ("voc_dir", "coco_json", "yolo_dir")
 
 class Detection(base.Task):
   name = "detection"
+  detects = True
   identity = ("min_size", "max_size", "padded_size", "canvas", "anchor_scales",
               "anchor_ratios", "feature", "rpn_channels", "roi_op", "roi_size", "head")
 
@@ -41,7 +42,7 @@ class Detection(base.Task):
     c = ml_collections.ConfigDict()
     # Defaults of common fields that differ for detection.
     c.model = "vgg16"              # the backbone: a zoo model in faster_rcnn.BACKBONES
-    c.dataset = "mnist_detection"  # jcnn.data.detection.DATASETS
+    c.dataset = "mnist_detection"  # jcnn.detection.data.DATASETS
     c.batch_size = 2
     c.eval_batch_size = 8
     c.optimizer = "momentum"
@@ -55,7 +56,7 @@ class Detection(base.Task):
     c.padded_size = 0              # inputs padded to padded_size² (0: max_size²)
     c.max_boxes = 50               # boxes per image in a batch (padded with a mask)
     c.flip = False                 # augmentation: random horizontal flip
-    # The digit canvases' generator settings (jcnn.data.detection.CanvasConfig's defaults).
+    # The digit canvases' generator settings (jcnn.detection.data.CanvasConfig's defaults).
     c.canvas = ml_collections.ConfigDict(dataclasses.asdict(det_data.CanvasConfig()))
     # Model.
     c.feature = ""                 # the backbone feature read (default: the backbone's)
@@ -146,13 +147,15 @@ class Detection(base.Task):
   def training(self, config: ml_collections.ConfigDict, mesh: Mesh,
                run=None) -> base.Training:
     train_split = self.load_split(config, config.train_split)
-    pretrained = _pretrained(config, train_split.channels) if config.init_from else None
+    pretrained = (pretrained_run.load(config, train_split.channels) if config.init_from
+                  else None)
     info = dataset_info(config, train_split, pretrained)
     eval_split = self.load_split(config, config.eval_split)
     model = self.model(config, info)
     evaluator = DetectionEvaluator(
         base.apply_fn(config, model),
-        lambda: self.eval_batches(config, info, eval_split, mesh), eval_split, mesh=mesh)
+        lambda: batches(config, info, eval_split, train=False, mesh=mesh), eval_split,
+        mesh=mesh)
     return base.Training(
         dataset_info=info, num_examples=len(train_split), model=model,
         train_step=train_step(config),
@@ -162,13 +165,6 @@ class Detection(base.Task):
         init_params=None if pretrained is None else (
             lambda params: init_from(params, pretrained, config)))
 
-  def evaluator(self, config: ml_collections.ConfigDict, dataset_info: dict,
-                apply_fn: Callable, mesh: Mesh, split: str) -> DetectionEvaluator:
-    split_data = self.load_split(config, split)
-    return DetectionEvaluator(
-        apply_fn, lambda: self.eval_batches(config, dataset_info, split_data, mesh),
-        split_data, mesh=mesh)
-
   def load_split(self, config: ml_collections.ConfigDict,
                  split: str) -> det_data.DetectionSplit:
     return load_split(config, split)
@@ -177,22 +173,21 @@ class Detection(base.Task):
                       spec: str) -> det_data.DetectionSplit:
     return load_split_from(spec)
 
-  def restored_detector(self, run: runs.Run, restored: runs.Restored,
-                        split: det_data.DetectionSplit, name: str) -> DetectionEvaluator:
-    """The evaluator of a checkpoint restored by eval on `split` (any images with the
-    run's classes), converted to the run's input."""
+  def batches(self, config: ml_collections.ConfigDict, dataset_info: dict,
+              split: det_data.DetectionSplit, *, train: bool, epoch: int = 0,
+              start_batch: int = 0, mesh: Mesh | None = None):
+    """Batches of `split` converted to the run's input (channels, size, normalisation)."""
+    return batches(config, dataset_info, split, train=train, epoch=epoch,
+                   start_batch=start_batch, mesh=mesh)
+
+  def evaluator(self, run: runs.Run, restored: base.Restored,
+                split: det_data.DetectionSplit, name: str = "eval") -> DetectionEvaluator:
+    """VOC and COCO AP on `split` (any images with the run's classes)."""
     return DetectionEvaluator(
         restored.apply,
-        lambda: self.eval_batches(run.config, run.dataset_info, split, restored.mesh),
+        lambda: batches(run.config, run.dataset_info, split, train=False,
+                        mesh=restored.mesh),
         split, mesh=restored.mesh, name=name)
-
-  def eval_batches(self, config: ml_collections.ConfigDict, dataset_info: dict,
-                   split: det_data.DetectionSplit, mesh: Mesh | None = None):
-    """Evaluation batches of `split`, converted to the run's input (channels, size).
-
-    With `mesh`, only this process's rows of each batch (`parallel.local_rows`).
-    """
-    return batches(config, dataset_info, split, train=False, mesh=mesh)
 
 
 def validate_data(config: ml_collections.ConfigDict) -> None:
@@ -263,6 +258,41 @@ def batches(config: ml_collections.ConfigDict, info: dict, split: det_data.Detec
       channels=info["channels"])
 
 
+@dataclasses.dataclass(frozen=True)
+class LossOptions:
+  """The sampling and loss settings one training step reads (py-faster-rcnn's
+  TRAIN.RPN_* and TRAIN.*): typed and hashable, not the run's whole config."""
+  rpn_positive_iou: float
+  rpn_negative_iou: float
+  rpn_batch_size: int
+  rpn_positive_fraction: float
+  allowed_border: float
+  rpn_pre_nms_top_n: int
+  rpn_post_nms_top_n: int
+  roi_batch_size: int
+  fg_fraction: float
+  fg_iou: float
+  bg_iou_high: float
+  bg_iou_low: float
+  bbox_weights: tuple[float, float, float, float]
+  rpn_sigma: float
+  head_sigma: float
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict) -> "LossOptions":
+    return cls(
+        rpn_positive_iou=config.rpn_positive_iou, rpn_negative_iou=config.rpn_negative_iou,
+        rpn_batch_size=config.rpn_batch_size,
+        rpn_positive_fraction=config.rpn_positive_fraction,
+        allowed_border=config.allowed_border,
+        rpn_pre_nms_top_n=config.rpn_pre_nms_top_n_train,
+        rpn_post_nms_top_n=config.rpn_post_nms_top_n_train,
+        roi_batch_size=config.roi_batch_size, fg_fraction=config.fg_fraction,
+        fg_iou=config.fg_iou, bg_iou_high=config.bg_iou_high, bg_iou_low=config.bg_iou_low,
+        bbox_weights=tuple(config.bbox_weights), rpn_sigma=config.rpn_sigma,
+        head_sigma=config.head_sigma)
+
+
 def train_step(config: ml_collections.ConfigDict) -> Callable:
   """Returns `train_step(state, batch) -> (state, metrics)` for Faster R-CNN.
 
@@ -272,13 +302,14 @@ def train_step(config: ml_collections.ConfigDict) -> Callable:
   as py-faster-rcnn's outside weights do. Proposals carry no gradient (approximate joint
   training). Sampling and dropout draw from the state's key folded with the step.
   """
+  options = LossOptions.from_config(config)
 
   def loss_fn(params, state: TrainState, batch):
     variables = {"params": params}
     if state.batch_stats:
       variables["batch_stats"] = state.batch_stats
     anchor_key, roi_key, dropout_key = jax.random.split(state.step_rng(), 3)
-    parts = state.apply_fn(variables, batch["image"], batch, anchor_key, roi_key, config,
+    parts = state.apply_fn(variables, batch["image"], batch, anchor_key, roi_key, options,
                            method=_losses, rngs={"dropout": dropout_key})
     loss = parts["rpn_cls"] + parts["rpn_box"] + parts["head_cls"] + parts["head_box"]
     total = loss
@@ -294,26 +325,28 @@ def train_step(config: ml_collections.ConfigDict) -> Callable:
   return step
 
 
-def _losses(model: faster_rcnn.FasterRCNN, images, batch, anchor_key, roi_key, config):
+def _losses(model: faster_rcnn.FasterRCNN, images, batch, anchor_key, roi_key,
+            options: LossOptions):
   """The four losses and sampling statistics of one batch (run inside `model.apply`)."""
   features = model.features(images, train=True)
   objectness, deltas = model.rpn(features)
   anchors = model.anchors(features.shape[1:3])
   count = images.shape[0]
   anchor_targets = jax.vmap(lambda boxes, mask, size, key: detection.anchor_targets(
-      anchors, boxes, mask, size, key, positive_iou=config.rpn_positive_iou,
-      negative_iou=config.rpn_negative_iou, num_samples=config.rpn_batch_size,
-      positive_fraction=config.rpn_positive_fraction,
-      allowed_border=config.allowed_border))(
+      anchors, boxes, mask, size, key, positive_iou=options.rpn_positive_iou,
+      negative_iou=options.rpn_negative_iou, num_samples=options.rpn_batch_size,
+      positive_fraction=options.rpn_positive_fraction,
+      allowed_border=options.allowed_border))(
           batch["boxes"], batch["box_mask"], batch["image_size"],
           jax.random.split(anchor_key, count))
   proposals = model.propose(features, objectness, deltas, batch["image_size"],
-                            pre_nms_top_n=config.rpn_pre_nms_top_n_train,
-                            post_nms_top_n=config.rpn_post_nms_top_n_train)
+                            pre_nms_top_n=options.rpn_pre_nms_top_n,
+                            post_nms_top_n=options.rpn_post_nms_top_n)
   roi_targets = jax.vmap(lambda p, valid, boxes, labels, mask, key: detection.proposal_targets(
-      p, valid, boxes, labels, mask, key, num_samples=config.roi_batch_size,
-      fg_fraction=config.fg_fraction, fg_iou=config.fg_iou, bg_iou_high=config.bg_iou_high,
-      bg_iou_low=config.bg_iou_low, weights=tuple(config.bbox_weights)))(
+      p, valid, boxes, labels, mask, key, num_samples=options.roi_batch_size,
+      fg_fraction=options.fg_fraction, fg_iou=options.fg_iou,
+      bg_iou_high=options.bg_iou_high, bg_iou_low=options.bg_iou_low,
+      weights=options.bbox_weights))(
           proposals.boxes, proposals.valid, batch["boxes"], batch["labels"],
           batch["box_mask"], jax.random.split(roi_key, count))
   logits, box_deltas = model.box_head(features, roi_targets.rois, train=True,
@@ -324,7 +357,7 @@ def _losses(model: faster_rcnn.FasterRCNN, images, batch, anchor_key, roi_key, c
   num_sampled = jnp.maximum(sampled.sum(), 1)
   rpn_cls = jnp.sum(jnp.where(sampled, _binary_cross_entropy(objectness, positive), 0.0))
   rpn_box = jnp.sum(jnp.where(positive[..., None], losses.smooth_l1(
-      deltas, anchor_targets.box_targets, config.rpn_sigma), 0.0))
+      deltas, anchor_targets.box_targets, options.rpn_sigma), 0.0))
 
   valid = roi_targets.valid
   num_rois = jnp.maximum(valid.sum(), 1)
@@ -335,7 +368,7 @@ def _losses(model: faster_rcnn.FasterRCNN, images, batch, anchor_key, roi_key, c
                                axis=2)[..., 0, :]
   foreground = valid & (roi_targets.labels > 0)
   head_box = jnp.sum(jnp.where(foreground[..., None], losses.smooth_l1(
-      chosen, roi_targets.box_targets, config.head_sigma), 0.0))
+      chosen, roi_targets.box_targets, options.head_sigma), 0.0))
   return {"rpn_cls": rpn_cls / num_sampled, "rpn_box": rpn_box / num_sampled,
           "head_cls": head_cls, "head_box": head_box / num_rois,
           "rpn_positives": positive.sum() / count, "fg_rois": foreground.sum() / count,
@@ -345,26 +378,6 @@ def _losses(model: faster_rcnn.FasterRCNN, images, batch, anchor_key, roi_key, c
 def _binary_cross_entropy(logits, positive):
   """Sigmoid cross-entropy: py-faster-rcnn's 2-way softmax with a zero background logit."""
   return jnp.where(positive, jax.nn.softplus(-logits), jax.nn.softplus(logits))
-
-
-def _pretrained(config: ml_collections.ConfigDict, channels: int) -> dict:
-  """The params and dataset info of `config.init_from`'s latest checkpoint, checked."""
-  source = runs.Run.open(config.init_from)
-  trained = source.config
-  if trained.task != "classification":
-    raise ValueError(f"config.init_from={config.init_from!r} is a {trained.task} run; "
-                     "the backbone starts from a classification run")
-  if trained.model != config.model:
-    raise ValueError(f"config.init_from={config.init_from!r} trained model "
-                     f"{trained.model!r}; this detector's backbone is {config.model!r}")
-  info = source.dataset_info
-  if info["image_shape"][-1] != channels:
-    raise ValueError(f"config.init_from={config.init_from!r} was trained on "
-                     f"{info['image_shape'][-1]}-channel images; {config.dataset} has "
-                     f"{channels}")
-  restored = source.restore()
-  return {"params": jax.device_get(restored.variables["params"]), "info": info,
-          "step": restored.step}
 
 
 def init_from(params: dict, pretrained: dict, config: ml_collections.ConfigDict) -> dict:

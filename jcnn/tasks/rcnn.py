@@ -30,21 +30,23 @@ import tqdm
 from jax.sharding import Mesh
 
 from jcnn import models, parallel, runs
-from jcnn.data import detection as det_data
-from jcnn.data.detection import regions
-from jcnn.data.pipeline import _normaliser
+from jcnn.data.pipeline import normaliser
+from jcnn.detection import data as det_data
 from jcnn.detection import proposal_cache, rcnn, rcnn_detector
+from jcnn.detection.data import regions
 from jcnn.evaluators.classification import ClassificationEvaluator
 from jcnn.evaluators.rcnn import RCNNEvaluator
 from jcnn.models.features import extract_features
-from jcnn.tasks import base, classification, detection
-
-PROPOSALS = "proposals"        # <workdir>/proposals/<split>.npz and recall.json
-DETECTOR = "detector.npz"      # <workdir>/detector.npz: the SVMs and regressors
+from jcnn.tasks import base, classification, detection, pretrained_run
 
 
 class RCNN(base.Task):
+  """R-CNN's stages. A variant of the pipeline (SPP-net) overrides, besides `base.Task`'s
+  methods, these hooks of its own: `window_batches` (fine-tuning batches),
+  `feature_fn` (the SVMs' and regressors' features of windows), `dataset_info` (the
+  CNN's input), `pretrained` and `init_from` (what `config.init_from` gives)."""
   name = "rcnn"
+  detects = True
   identity = ("canvas", "search", "max_proposals", "warp_size", "context", "square",
               "foreground_iou", "positives")
 
@@ -76,7 +78,7 @@ class RCNN(base.Task):
                run: runs.Run | None = None) -> base.Training:
     if run is None:
       raise ValueError("an R-CNN run keeps its proposals in its run folder: train it "
-                       "with train.trainer.train_and_evaluate")
+                       "with jcnn.training.train_and_evaluate")
     train_split = self.load_split(config, config.train_split)
     eval_split = self.load_split(config, config.eval_split)
     pretrained = (self.pretrained(config, train_split.channels) if config.init_from
@@ -97,7 +99,7 @@ class RCNN(base.Task):
 
     def window_batches(name, *, size, epoch, start, num_batches):
       split, images, windows = found[name]
-      for batch in self.batches(
+      for batch in self.window_batches(
           config, split, windows, images, num_batches=num_batches, batch_size=size,
           positives=max(1, size * config.positives // config.batch_size),
           mean=info["mean"], std=info["std"], seed=config.seed, epoch=epoch,
@@ -119,16 +121,12 @@ class RCNN(base.Task):
         init_params=None if pretrained is None else (
             lambda params: self.init_from(params, pretrained, config)))
 
-  def evaluator(self, config: ml_collections.ConfigDict, dataset_info: dict,
-                apply_fn: Callable, mesh: Mesh, split: str):
-    raise ValueError("an R-CNN run is scored as a detector: python -m eval detect")
-
   def finish(self, config: ml_collections.ConfigDict, run: runs.Run, variables: dict,
              step: int, mesh: Mesh) -> dict:
     """Stages 4 and 5 (unless <workdir>/detector.npz holds them for `step`), then the
     detector's VOC and COCO AP on the eval split, logged as split "detect"."""
     info = run.dataset_info
-    path = run.workdir / DETECTOR
+    path = run.workdir / runs.DETECTOR_FILE
     features = FeatureFn(config, self.feature_fn(config, self.model(config, info)), info)
     detector = _fitted(path, config, step)
     if detector is None:
@@ -140,8 +138,8 @@ class RCNN(base.Task):
                                    settings=detector_settings(config))
       if parallel.is_primary():
         detector.save(path)
-    evaluator = self.detector(config, info, run.workdir, detector, features,
-                              self.load_split(config, config.eval_split), mesh, "detect")
+    evaluator = self.svm_detector(config, run.workdir, detector, features,
+                                  self.load_split(config, config.eval_split), "detect")
     values = evaluator.run(variables)
     if not any(r["step"] == step for r in run.records("detect")):
       run.log(step, "detect", values)
@@ -153,8 +151,8 @@ class RCNN(base.Task):
   def load_split_from(self, config, spec: str) -> det_data.DetectionSplit:
     return detection.load_split_from(spec)
 
-  def batches(self, config, split: det_data.DetectionSplit, windows: regions.Windows,
-              images: np.ndarray, **sampling):
+  def window_batches(self, config, split: det_data.DetectionSplit,
+                     windows: regions.Windows, images: np.ndarray, **sampling):
     """Fine-tuning batches of `windows` (`regions.sampled`'s arguments): warped crops."""
     return regions.batches(split, windows, images, size=config.warp_size,
                            context=config.context, square=config.square, **sampling)
@@ -189,7 +187,7 @@ class RCNN(base.Task):
 
   def pretrained(self, config, channels: int) -> dict:
     """`config.init_from`'s weights, refused unless its input is one warped window."""
-    pretrained = detection._pretrained(config, channels)
+    pretrained = pretrained_run.load(config, channels)
     shape = list(pretrained["info"]["image_shape"][:2])
     if shape != [config.warp_size, config.warp_size]:
       raise ValueError(f"config.init_from={config.init_from!r} was trained on {shape[0]}×"
@@ -201,9 +199,9 @@ class RCNN(base.Task):
     """Every layer of the classification run but its last (`init_from`)."""
     return init_from(params, pretrained, config)
 
-  def detector(self, config, info: dict, workdir, detector: rcnn_detector.Detector,
-               features: "FeatureFn", split: det_data.DetectionSplit, mesh: Mesh,
-               name: str) -> RCNNEvaluator:
+  def svm_detector(self, config, workdir, detector: rcnn_detector.Detector,
+                   features: "FeatureFn", split: det_data.DetectionSplit,
+                   name: str) -> RCNNEvaluator:
     """The test step over `split`: its cached proposals where the run has them, else
     selective search as it goes."""
     try:
@@ -217,24 +215,23 @@ class RCNN(base.Task):
         else (lambda i: proposal_cache.search(split.image(i), search_settings(config))),
         name=name)
 
-  def restored_detector(self, run: runs.Run, restored: runs.Restored,
-                        split: det_data.DetectionSplit, name: str) -> RCNNEvaluator:
-    """`detector` for a checkpoint restored by eval: refused unless the run's SVMs were
-    fitted on that checkpoint."""
+  def evaluator(self, run: runs.Run, restored: base.Restored,
+                split: det_data.DetectionSplit, name: str = "eval") -> RCNNEvaluator:
+    """The whole detector (proposals, CNN, SVMs, NMS, regression) on `split`: refused
+    unless the run's SVMs were fitted on `restored`'s checkpoint."""
     config, info = run.config, run.dataset_info
-    detector = _fitted(run.workdir / DETECTOR, config, restored.step)
+    detector = _fitted(run.workdir / runs.DETECTOR_FILE, config, restored.step)
     if detector is None:
       raise ValueError(f"{run.workdir} has no SVMs for step {restored.step} (stages 4-5 "
                        "run after training: run the same train command to fit them)")
     features = FeatureFn(config, self.feature_fn(config, restored.model), info)
-    return self.detector(config, info, run.workdir, detector, features, split,
-                         restored.mesh, name)
+    return self.svm_detector(config, run.workdir, detector, features, split, name)
 
 
 def shared_fields() -> ml_collections.ConfigDict:
   """The fields R-CNN and SPP-net share: data, proposals, sampling, SVMs, regressors."""
   c = ml_collections.ConfigDict()
-  c.dataset = "mnist_detection"  # jcnn.data.detection.DATASETS
+  c.dataset = "mnist_detection"  # jcnn.detection.data.DATASETS
   c.canvas = ml_collections.ConfigDict(dataclasses.asdict(det_data.CanvasConfig()))
   c.best_metric = "top1"         # of the eval windows (IoU >= 0.5: class, else background)
   # Stage 1: selective search (jcnn.detection.selective_search's keywords).
@@ -293,8 +290,8 @@ def proposals(config, workdir, split: det_data.DetectionSplit,
               compute: bool = True) -> proposal_cache.ProposalCache:
   """Stage 1 for `split`: its proposals, from <workdir>/proposals/<split>.npz (copied
   from `config.proposals_from`'s, or computed there first when `compute`)."""
-  path = pathlib.Path(workdir) / PROPOSALS / f"{split.split}.npz"
-  source = pathlib.Path(config.proposals_from or workdir) / PROPOSALS / path.name
+  path = pathlib.Path(workdir) / runs.PROPOSALS_DIR / f"{split.split}.npz"
+  source = pathlib.Path(config.proposals_from or workdir) / runs.PROPOSALS_DIR / path.name
   copied = not path.exists() and source.exists() and source != path
   if copied:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -312,7 +309,7 @@ def proposals(config, workdir, split: det_data.DetectionSplit,
 
 
 def _save_recall(config, run: runs.Run, *splits: det_data.DetectionSplit) -> None:
-  path = run.workdir / PROPOSALS / "recall.json"
+  path = run.workdir / runs.PROPOSALS_DIR / "recall.json"
   if path.exists() or not parallel.is_primary():
     return
   summary = {}
@@ -430,7 +427,7 @@ class FeatureFn:
 
   def _windows(self, variables, images: np.ndarray, boxes: np.ndarray, index: np.ndarray):
     """Features of windows `boxes` [K, 4] of `images[index]`, in calls of few sizes."""
-    stack = _normaliser(images.shape[1:], self._mean, self._std)(np.asarray(images))
+    stack = normaliser(images.shape[1:], self._mean, self._std)(np.asarray(images))
     outs = [[np.asarray(x)[:n] for x in self._run(variables, stack, b, i)]
             for b, i, n in padded_calls(boxes, index, self._config.feature_batch_size)]
     if not outs:

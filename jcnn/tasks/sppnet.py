@@ -24,11 +24,11 @@ import numpy as np
 
 from jcnn import models
 from jcnn.analysis import receptive_field
-from jcnn.data import detection as det_data
-from jcnn.data.detection import regions
+from jcnn.detection import data as det_data
 from jcnn.detection import sppnet
+from jcnn.detection.data import regions
 from jcnn.models.features import run_to_feature
-from jcnn.tasks import base, detection, rcnn
+from jcnn.tasks import base, detection, pretrained_run, rcnn
 
 
 class SPPNet(rcnn.RCNN):
@@ -77,8 +77,8 @@ class SPPNet(rcnn.RCNN):
         dropout_rate=config.dropout_rate, scales=tuple(config.scales),
         scale_target=config.scale_target, freeze_conv=not config.finetune_conv)
 
-  def batches(self, config, split: det_data.DetectionSplit, windows: regions.Windows,
-              images: np.ndarray, **sampling):
+  def window_batches(self, config, split: det_data.DetectionSplit,
+                     windows: regions.Windows, images: np.ndarray, **sampling):
     """Fine-tuning batches: the windows on their (normalised) images, unwarped."""
     for batch in regions.sampled(split, windows, images, **sampling):
       label = batch.pop("label")
@@ -99,7 +99,7 @@ class SPPNet(rcnn.RCNN):
             "mean": mean, "std": std, "image_shape": rcnn.largest_shape(split)}
 
   def pretrained(self, config, channels: int) -> dict:
-    return detection._pretrained(config, channels)
+    return pretrained_run.load(config, channels)
 
   def init_from(self, params: dict, pretrained: dict, config) -> dict:
     """The conv layers from the classification run; the fc layers as initialised."""

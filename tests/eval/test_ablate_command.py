@@ -2,15 +2,15 @@
 import numpy as np
 import pytest
 
+from jcnn import training
 from tests.helpers import eval_error, eval_json, tiny_config
-from train import trainer
 
 
 @pytest.fixture(scope="module")
 def vgg_run(tmp_path_factory):
   """small_vgg (GAP head, conv3_2 keeps its shape) with an EMA, 1 epoch of digits."""
   workdir = tmp_path_factory.mktemp("ablate") / "run"
-  trainer.train_and_evaluate(
+  training.train_and_evaluate(
       tiny_config(model="small_vgg", num_epochs=1, ema_decay=0.9, crop_padding=2),
       str(workdir))
   return workdir

@@ -4,15 +4,14 @@ import json
 import pytest
 
 from eval import __main__ as eval_main
-from jcnn import models
+from jcnn import models, training
 from tests.helpers import eval_error, eval_json, run_program, tiny_config
-from train import trainer
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
   path = tmp_path_factory.mktemp("analysis_run")
-  trainer.train_and_evaluate(tiny_config(num_train_steps=2), str(path))  # a checkpoint is enough
+  training.train_and_evaluate(tiny_config(num_train_steps=2), str(path))  # a checkpoint is enough
   return path
 
 

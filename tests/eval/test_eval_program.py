@@ -7,15 +7,14 @@ import pytest
 from PIL import Image
 
 from eval import __main__ as eval_main
-from jcnn import checkpoint
+from jcnn import checkpoint, runs, training
 from tests.helpers import eval_error, eval_json, run_program, tiny_config
-from train import trainer
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("eval_run")
-  results = trainer.train_and_evaluate(tiny_config(ema_decay=0.9), str(workdir))
+  results = training.train_and_evaluate(tiny_config(ema_decay=0.9), str(workdir))
   return workdir, results
 
 
@@ -95,12 +94,12 @@ def test_corrupt_latest_checkpoint_is_moved_aside_and_the_previous_used(run, tmp
   for path in files:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
   assert "truncated or corrupt" in eval_error(capsys, "--workdir", str(copy))
-  assert checkpoint.all_steps(copy) == [21, 42]  # eval never moves or deletes
+  assert runs.Run.open(copy).steps() == [21, 42]  # eval never moves or deletes
   # Training moves it aside (not deleted), resumes from step 21 and trains 42 again.
   with pytest.warns(UserWarning, match=r"checkpoints/42 is truncated or corrupt.*moved it to "
                     r".*corrupt/42 and resumed from step 21"):
-    again = trainer.train_and_evaluate(tiny_config(ema_decay=0.9), str(copy))
-  assert again["step"] == 42 and checkpoint.all_steps(copy) == [21, 42]
+    again = training.train_and_evaluate(tiny_config(ema_decay=0.9), str(copy))
+  assert again["step"] == 42 and runs.Run.open(copy).steps() == [21, 42]
   moved = copy / "corrupt" / "42"
   assert all((moved / p.relative_to(copy / "checkpoints" / "42")).exists() for p in files)
   assert again["top1"] == pytest.approx(results["top1"])  # bitwise resume: the same run
@@ -114,5 +113,5 @@ def test_no_readable_checkpoint_stops_training_and_moves_nothing(run, tmp_path):
     if path.is_file() and path.stat().st_size > 1000:
       path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
   with pytest.raises(checkpoint.CheckpointError, match="no readable checkpoint .* steps 42, 21"):
-    trainer.train_and_evaluate(tiny_config(ema_decay=0.9), str(copy))
-  assert checkpoint.all_steps(copy) == [21, 42] and not (copy / "corrupt").exists()
+    training.train_and_evaluate(tiny_config(ema_decay=0.9), str(copy))
+  assert runs.Run.open(copy).steps() == [21, 42] and not (copy / "corrupt").exists()

@@ -8,10 +8,9 @@ import pytest
 from scipy import stats
 
 from eval import __main__ as eval_main
-from jcnn import runs, studies
+from jcnn import runs, studies, training
 from tests.helpers import eval_error, eval_json, tiny_config
-from train import study as study_runner
-from train import trainer
+from jcnn.training import study as study_runner
 
 # Known final test top-1 per variant and seed.
 VALUES = {"wide": {0: 0.90, 1: 0.92, 2: 0.97}, "narrow": {0: 0.80, 1: 0.84}}
@@ -20,7 +19,7 @@ VALUES = {"wide": {0: 0.90, 1: 0.92, 2: 0.97}, "narrow": {0: 0.80, 1: 0.84}}
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("real") / "run"
-  trainer.train_and_evaluate(tiny_config(num_epochs=1), str(workdir))
+  training.train_and_evaluate(tiny_config(num_epochs=1), str(workdir))
   return workdir
 
 

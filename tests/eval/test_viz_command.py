@@ -8,15 +8,14 @@ import pytest
 from PIL import Image
 
 from eval import __main__ as eval_main
-from jcnn import data, runs
+from jcnn import data, runs, training
 from tests.helpers import eval_error, eval_json, tiny_config
-from train import trainer
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("viz") / "run"
-  trainer.train_and_evaluate(tiny_config(model="small_vgg", num_epochs=3, keep_checkpoints=3),
+  training.train_and_evaluate(tiny_config(model="small_vgg", num_epochs=3, keep_checkpoints=3),
                              str(workdir))
   return workdir
 

@@ -70,7 +70,7 @@ def test_no_checkpoints_is_a_clear_error(tmp_path):
 def test_truncated_checkpoint_is_reported_and_left_in_place(tmp_path):
   state = _state()
   checkpoint.save(checkpoint.make_manager(tmp_path), state)
-  data_files = [p for p in (tmp_path / "checkpoints" / "0").rglob("*")
+  data_files = [p for p in (tmp_path / "0").rglob("*")
                 if p.is_file() and p.stat().st_size > 1000]
   assert data_files
   for path in data_files:

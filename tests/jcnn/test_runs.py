@@ -71,15 +71,20 @@ def test_metrics_log_is_strict_json_with_null_for_non_finite_values(tmp_path):
   assert reader.records("eval") == [{"step": 2, "split": "eval", "loss": 2.0}]
 
 
-def test_a_folder_holding_another_run_is_refused(tmp_path):
-  from jcnn import checkpoint  # a run only counts as one once it has checkpoints
+@pytest.mark.parametrize("field, value, message", [
+    ("model", "lenet_tf", "model='lenet5', not 'lenet_tf'"),
+    # The seed decides the data order and the key stream: another seed is another run.
+    ("seed", 1, "seed=0, not 1"),
+])
+def test_a_folder_holding_another_run_is_refused(tmp_path, field, value, message):
   with runs.Run.create(tmp_path, tiny_config()):
     pass
-  (checkpoint.checkpoint_dir(tmp_path) / "5").mkdir(parents=True)
-  config = tiny_config(model="lenet_tf")
-  with pytest.raises(ValueError, match="holds a run with model='lenet5', not 'lenet_tf'"):
+  # A run only counts as one once it has checkpoints.
+  (tmp_path / runs.CHECKPOINTS_DIR / "5").mkdir(parents=True)
+  config = tiny_config(**{field: value})
+  with pytest.raises(ValueError, match=f"holds a run with {message}"):
     runs.Run.create(tmp_path, config, tasks.identity(config))
-  assert runs.Run.open(tmp_path).config.model == "lenet5"
+  assert runs.Run.open(tmp_path).config[field] == tiny_config()[field]
 
 
 @pytest.mark.parametrize("make, message", [

@@ -6,8 +6,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from jcnn import models, tasks
-from train import trainer
+from jcnn import models, tasks, training
 
 CONFIGS = ["lenet5_1998_mnist", "cifar_convnet_cifar10", "alexnet_1tower_cifar10",
            "vgg11_bn_cifar10", "nin_cifar10", "inception_v2_cifar10", "mobilenet_v1_cifar10",
@@ -64,6 +63,6 @@ def test_two_steps_train_and_evaluate_on_the_real_data(name, tmp_path, shared_da
   config = _config(name)  # data_dir is read from JCNN_DATA_DIR here
   config.update(dict(num_train_steps=2, batch_size=4, eval_batch_size=4, train_examples=8,
                      eval_examples=4, log_every_steps=1))
-  results = trainer.train_and_evaluate(config, str(tmp_path))
+  results = training.train_and_evaluate(config, str(tmp_path))
   assert results["step"] == 2 and results["num_examples"] == 4
   assert 0 <= results["top1"] <= 1

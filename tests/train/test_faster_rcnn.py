@@ -12,10 +12,9 @@ import numpy as np
 import optax
 import pytest
 
-from jcnn import parallel, precision, runs, tasks
+from jcnn import parallel, precision, runs, tasks, training
 from jcnn import state as state_lib
 from tests.helpers import eval_json, tiny_config
-from train import trainer
 from train.configs import faster_rcnn_digits
 
 
@@ -43,18 +42,18 @@ def _config(**overrides):
 def _training(config):
   mesh = parallel.make_mesh(1)
   task = tasks.get("detection")
-  training = task.training(config, mesh)
-  state = state_lib.create(training.model, optax.adam(1e-3), rng=jax.random.PRNGKey(0),
-                           input_shape=task.input_shape(training.dataset_info),
-                           apply_fn=tasks.apply_fn(config, training.model))
-  return training, state
+  parts = task.training(config, mesh)
+  state = state_lib.create(parts.model, optax.adam(1e-3), rng=jax.random.PRNGKey(0),
+                           input_shape=task.input_shape(parts.dataset_info),
+                           apply_fn=tasks.apply_fn(config, parts.model))
+  return parts, state
 
 
 def test_the_train_step_is_one_program_without_host_callbacks():
-  training, state = _training(_config())
-  batches = list(itertools.islice(training.batches(0, 0), 3))
-  assert "callback" not in str(jax.make_jaxpr(training.train_step)(state, batches[0]))
-  step = jax.jit(training.train_step)
+  parts, state = _training(_config())
+  batches = list(itertools.islice(parts.batches(0, 0), 3))
+  assert "callback" not in str(jax.make_jaxpr(parts.train_step)(state, batches[0]))
+  step = jax.jit(parts.train_step)
   for _ in range(2):  # the fresh state's Python scalars become arrays after a step
     state, _ = step(state, batches[0])
   compiled = step._cache_size()
@@ -67,9 +66,9 @@ def test_the_train_step_is_one_program_without_host_callbacks():
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_twenty_steps_on_one_batch_lower_every_loss(dtype):
-  training, state = _training(_config(dtype=dtype))
-  batch = next(training.batches(0, 0))
-  step = jax.jit(training.train_step)
+  parts, state = _training(_config(dtype=dtype))
+  batch = next(parts.batches(0, 0))
+  step = jax.jit(parts.train_step)
   history = []
   for _ in range(20):
     state, metrics = step(state, batch)
@@ -81,8 +80,8 @@ def test_twenty_steps_on_one_batch_lower_every_loss(dtype):
 
 
 def test_bfloat16_runs_the_network_in_bfloat16_and_boxes_scores_losses_in_float32():
-  training, state = _training(_config())
-  model, batch = training.model, next(training.batches(0, 0))
+  parts, state = _training(_config())
+  model, batch = parts.model, next(parts.batches(0, 0))
   half = {"params": precision.cast_floating(state.params, jnp.bfloat16)}
   full = {"params": state.params}
   features = model.apply(half, batch["image"].astype(jnp.bfloat16), method=model.features)
@@ -102,7 +101,7 @@ def test_bfloat16_runs_the_network_in_bfloat16_and_boxes_scores_losses_in_float3
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("frcnn") / "run"
-  results = trainer.train_and_evaluate(_config(), str(workdir))
+  results = training.train_and_evaluate(_config(), str(workdir))
   return workdir, results
 
 
@@ -113,9 +112,9 @@ def test_a_run_resumed_from_its_middle_checkpoint_ends_bitwise_equal(trained, tm
   run = runs.Run.open(copy)
   assert run.steps() == [6, 12]
   shutil.rmtree(run.checkpoint_dir / "12")  # as if killed after the step-6 checkpoint
-  assert trainer.train_and_evaluate(_config(), str(copy))["step"] == 12
-  want = runs.Run.open(workdir).restore(12).variables["params"]
-  got = runs.Run.open(copy).restore(12).variables["params"]
+  assert training.train_and_evaluate(_config(), str(copy))["step"] == 12
+  want = tasks.restore(runs.Run.open(workdir), 12).variables["params"]
+  got = tasks.restore(runs.Run.open(copy), 12).variables["params"]
   jax.tree.map(np.testing.assert_array_equal, want, got)
 
 
@@ -130,7 +129,7 @@ def test_eval_detect_reports_the_run_s_own_numbers(trained, capsys):
 def test_eval_predict_draws_each_image(trained, tmp_path, capsys):
   workdir, _ = trained
   from PIL import Image
-  from jcnn.data import detection as det_data
+  from jcnn.detection import data as det_data
   split = det_data.load("digits_detection", "test",
                         canvas=det_data.CanvasConfig(size=64, max_digits=4, min_digit_size=12,
                                                      max_digit_size=28, num_train=32,
@@ -150,15 +149,15 @@ def _classifier(tmp_path, model):
   if model == "small_vgg":
     config.resize = 16
   workdir = tmp_path / model
-  trainer.train_and_evaluate(config, str(workdir))
+  training.train_and_evaluate(config, str(workdir))
   return workdir
 
 
 def test_init_from_starts_the_backbone_from_a_classification_run(tmp_path):
   source = _classifier(tmp_path, "small_vgg")
-  training, state = _training(_config(init_from=str(source)))
-  params = training.init_params(state.params)
-  trained_params = runs.Run.open(source).restore().variables["params"]
+  parts, state = _training(_config(init_from=str(source)))
+  params = parts.init_params(state.params)
+  trained_params = tasks.restore(runs.Run.open(source)).variables["params"]
   for layer in params["body"]:
     for name, value in params["body"][layer].items():
       np.testing.assert_array_equal(value, trained_params[layer][name])
@@ -176,7 +175,7 @@ def test_a_detection_config_with_a_bad_field_is_refused_before_anything_is_writt
                                 ("model", "lenet5", "no detection backbone"),
                                 ("fg_fraction", 1.5, "config.fg_fraction=1.5")]:
     with pytest.raises(ValueError, match=message):
-      trainer.train_and_evaluate(_config(**{field: value}), str(tmp_path / field))
+      training.train_and_evaluate(_config(**{field: value}), str(tmp_path / field))
     assert not (tmp_path / field).exists()
 
 

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import pytest
 
-from jcnn import checkpoint, runs
+from jcnn import runs, tasks
 from tests.helpers import REPO
 
 # LeNet-5 on the digits: 450 test images in batches of 64, so the last batch is uneven
@@ -89,7 +89,7 @@ def _records(workdir, split):
 
 def _params(workdir):
   run = runs.Run.open(workdir)
-  return run.restore().variables
+  return tasks.restore(run).variables
 
 
 @pytest.fixture(scope="module")
@@ -168,9 +168,9 @@ def test_a_killed_group_restarted_ends_equal_to_an_uninterrupted_one(two_process
     for p in procs:
       p.send_signal(signal.SIGKILL)
     assert [p.wait() for p in procs] == [-signal.SIGKILL] * 2
-  assert checkpoint.all_steps(workdir)[-1] < 20
+  assert runs.Run.open(workdir).steps()[-1] < 20
   _train_group(workdir)
-  assert checkpoint.all_steps(workdir)[-1] == 20
+  assert runs.Run.open(workdir).steps()[-1] == 20
   for x, y in zip(jax.tree.leaves(_params(reference)), jax.tree.leaves(_params(workdir))):
     np.testing.assert_array_equal(np.asarray(y), np.asarray(x))
 

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from eval.commands import detect
-from jcnn import runs, tasks
+from jcnn import runs, tasks, training
 from jcnn.tasks import rcnn
-from train import trainer
 
 
 def _config(task="rcnn", **overrides):
@@ -28,7 +27,7 @@ def _config(task="rcnn", **overrides):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("rcnn")
-  return workdir, trainer.train_and_evaluate(_config(), str(workdir))
+  return workdir, training.train_and_evaluate(_config(), str(workdir))
 
 
 def test_every_stage_keeps_its_output_in_the_run(trained):
@@ -57,22 +56,22 @@ def test_a_run_killed_before_its_svms_fits_them_and_nothing_else(trained, tmp_pa
   copy = tmp_path / "copy"
   shutil.copytree(workdir, copy)
   (copy / "train.lock").unlink(missing_ok=True)
-  (copy / rcnn.DETECTOR).unlink()
+  (copy / runs.DETECTOR_FILE).unlink()
   train_records = len(runs.Run.open(copy).records("train"))
-  again = trainer.train_and_evaluate(_config(), str(copy))
+  again = training.train_and_evaluate(_config(), str(copy))
   assert again["map50"] == pytest.approx(result["map50"], abs=1e-6)
   assert len(runs.Run.open(copy).records("train")) == train_records  # no step retrained
-  assert (copy / rcnn.DETECTOR).exists()
+  assert (copy / runs.DETECTOR_FILE).exists()
 
 
 def test_init_from_a_run_of_another_input_size_is_refused(tmp_path):
   from train.configs import default
   source = default.get_config()                       # LeNet-5 on 32×32 digits
   source.num_train_steps, source.checkpoint_every_steps = 2, 2
-  trainer.train_and_evaluate(source, str(tmp_path / "classifier"))
+  training.train_and_evaluate(source, str(tmp_path / "classifier"))
   with pytest.raises(ValueError, match="trained on 32×32 images; this run warps windows "
                      "to config.warp_size=28"):
-    trainer.train_and_evaluate(_config(init_from=str(tmp_path / "classifier"), warp_size=28,
+    training.train_and_evaluate(_config(init_from=str(tmp_path / "classifier"), warp_size=28,
                                        model="lenet5"), str(tmp_path / "run"))
 
 
@@ -93,7 +92,7 @@ def test_a_changed_search_setting_is_refused_in_the_same_run(trained):
   config = _config()
   config.search.min_box_size = 4
   with pytest.raises(ValueError, match="search"):
-    trainer.train_and_evaluate(config, str(workdir))
+    training.train_and_evaluate(config, str(workdir))
 
 
 def test_rcnn_runs_are_scored_only_as_detectors(trained):
@@ -107,7 +106,7 @@ def test_rcnn_runs_are_scored_only_as_detectors(trained):
 def spp_trained(trained, tmp_path_factory):
   workdir = tmp_path_factory.mktemp("sppnet")
   config = _config("sppnet", proposals_from=str(trained[0]))
-  return workdir, trainer.train_and_evaluate(config, str(workdir))
+  return workdir, training.train_and_evaluate(config, str(workdir))
 
 
 def test_sppnet_reuses_rcnns_proposals_and_is_scored_the_same_way(trained, spp_trained):
@@ -116,7 +115,7 @@ def test_sppnet_reuses_rcnns_proposals_and_is_scored_the_same_way(trained, spp_t
   for split in ("train", "test"):
     assert ((workdir / "proposals" / f"{split}.npz").read_bytes()
             == (trained[0] / "proposals" / f"{split}.npz").read_bytes())
-  assert (workdir / rcnn.DETECTOR).exists()
+  assert (workdir / runs.DETECTOR_FILE).exists()
   info = runs.Run.open(workdir).dataset_info
   assert info["image_shape"] == [64, 64, 1]              # whole canvases, not windows
   report = detect.evaluate(str(workdir))
@@ -126,7 +125,7 @@ def test_sppnet_reuses_rcnns_proposals_and_is_scored_the_same_way(trained, spp_t
 def test_proposals_from_a_run_of_other_settings_are_refused_and_not_kept(trained, tmp_path):
   config = _config("sppnet", proposals_from=str(trained[0]), max_proposals=50)
   with pytest.raises(ValueError, match="config.proposals_from=.*not from"):
-    trainer.train_and_evaluate(config, str(tmp_path / "run"))
+    training.train_and_evaluate(config, str(tmp_path / "run"))
   assert not (tmp_path / "run" / "proposals" / "train.npz").exists()
 
 
@@ -135,7 +134,7 @@ def test_a_detector_run_asked_for_before_its_svms_are_fitted_says_so(trained, tm
   workdir, _ = trained
   copy = tmp_path / "copy"
   shutil.copytree(workdir, copy)
-  (copy / rcnn.DETECTOR).unlink()
+  (copy / runs.DETECTOR_FILE).unlink()
   with pytest.raises(ValueError, match="no SVMs for step 6 .*run the same train command"):
     detect.evaluate(str(copy))
 
@@ -167,7 +166,7 @@ def test_the_paper_configs_build_the_paper_s_networks():
 
 
 def test_photos_of_several_sizes_stack_at_the_top_left_on_the_mean_colour(shared_data):
-  from jcnn.data import detection as det_data
+  from jcnn.detection import data as det_data
   split = det_data.load("raccoon", "test", data_dir=shared_data / "raccoon").subset(4)
   sizes = {split.image(i).shape for i in range(4)}
   assert len(sizes) > 1
@@ -197,7 +196,7 @@ def test_eval_predict_searches_a_files_proposals_and_draws_its_detections(spp_tr
 def test_features_of_photos_of_several_sizes_are_those_of_each_photo_alone(shared_data):
   import jax
   from jcnn import models
-  from jcnn.data import detection as det_data
+  from jcnn.detection import data as det_data
   split = det_data.load("raccoon", "test", data_dir=shared_data / "raccoon").subset(3)
   config = _config(model="small_vgg", feature="relu4", regression_feature="relu3",
                    feature_batch_size=8)

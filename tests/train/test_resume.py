@@ -10,7 +10,7 @@ import numpy as np
 import optax
 import pytest
 
-from jcnn import checkpoint, models
+from jcnn import checkpoint, models, runs
 from jcnn import state as state_lib
 from tests.helpers import REPO, run_program
 
@@ -26,8 +26,9 @@ def _final_variables(workdir):
   state = state_lib.create(model, optax.adam(1e-3), rng=jax.random.PRNGKey(0),
                            input_shape=(28, 28, 1), ema_decay=0.9)
   target = {"params": state.params, "batch_stats": {}, "ema_params": state.ema_params}
-  step, raw = checkpoint.restore_variables(workdir, target, use_ema=False)
-  _, ema = checkpoint.restore_variables(workdir, target, use_ema=True)
+  checkpoints = runs.Run.open(workdir).checkpoint_dir
+  step, raw = checkpoint.restore_variables(checkpoints, target, use_ema=False)
+  _, ema = checkpoint.restore_variables(checkpoints, target, use_ema=True)
   return step, raw["params"], ema["params"]
 
 
@@ -66,7 +67,7 @@ def test_sigkill_then_restart_equals_uninterrupted_run(straight, tmp_path):
   _wait_for(resumed / "checkpoints" / "45", victim)
   victim.send_signal(signal.SIGKILL)
   assert victim.wait() == -signal.SIGKILL
-  killed_at = checkpoint.all_steps(resumed)
+  killed_at = runs.Run.open(resumed).steps()
   assert max(killed_at) < FINAL_STEP, f"the kill came too late: {killed_at}"
 
   again = run_program("train", f"--workdir={resumed}", *ARGS)  # the lock died with it
@@ -85,7 +86,7 @@ def test_sigterm_checkpoints_the_current_step_then_resume_equals_uninterrupted_r
   [line] = [l for l in err.splitlines() if l.startswith("stopped by SIGTERM at step ")]
   stopped_at = int(line.split()[5].rstrip(";"))
   assert 45 <= stopped_at < FINAL_STEP
-  assert checkpoint.all_steps(resumed)[-1] == stopped_at  # saved at the step it stopped
+  assert runs.Run.open(resumed).steps()[-1] == stopped_at  # saved at the step it stopped
   again = run_program("train", f"--workdir={resumed}", *ARGS)
   assert again.returncode == 0, again.stderr[-2000:]
   _assert_bitwise_equal(straight, resumed)
@@ -103,4 +104,4 @@ def test_a_second_writer_exits_at_once_naming_the_first(tmp_path):
   first.send_signal(signal.SIGINT)  # Ctrl-C: checkpoint, then exit 130
   _, err = first.communicate(timeout=120)
   assert first.returncode == 130, err[-2000:]
-  assert checkpoint.all_steps(workdir)
+  assert runs.Run.open(workdir).steps()

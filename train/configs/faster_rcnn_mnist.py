@@ -4,7 +4,7 @@
     python -m eval detect --workdir runs/faster_rcnn_mnist
 
 10,000 training canvases (128×128, 1-6 MNIST training digits of 16-64 px, clutter) and
-2,000 test canvases of MNIST's test digits (jcnn.data.detection). The backbone is
+2,000 test canvases of MNIST's test digits (jcnn.detection.data). The backbone is
 `small_vgg` cut at relu4 (stride 8); anchors 16, 32, 64 px × 3 ratios; the recipe is
 py-faster-rcnn's end2end one (256 anchors, 128 RoIs, NMS 0.7, smooth-L1 sigma 3 / 1)
 with fewer proposals (the canvases hold at most 6 objects) and Adam.

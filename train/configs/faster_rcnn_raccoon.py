@@ -5,7 +5,7 @@
     python -m eval detect --workdir runs/faster_rcnn_raccoon
 
 Trains on the first 160 images (natural file order) and tests on the fixed held-out
-last 40 (jcnn.data.detection). The backbone is small_vgg cut at relu4 (stride 8),
+last 40 (jcnn.detection.data). The backbone is small_vgg cut at relu4 (stride 8),
 started from runs/small_vgg_cifar10 (`init_from`, whose normalisation it keeps);
 shorter side 256, longer at most 384; anchors 64, 128, 256 px × 3 ratios; horizontal
 flips.

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from jcnn.data import detection as det_data
+from jcnn.detection import data as det_data
 from jcnn.detection import proposal_cache, proposals
 
 

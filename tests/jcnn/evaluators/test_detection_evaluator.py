@@ -15,7 +15,7 @@ CLASS_NAMES = ("cat", "dog", "bird", "fish")  # no fish in the split: AP undefin
 
 @dataclasses.dataclass(frozen=True)
 class StandInSplit:
-  """The DetectionSplit attributes the evaluator reads (jcnn.data.detection's type)."""
+  """The DetectionSplit attributes the evaluator reads (jcnn.detection.data's type)."""
   class_names: tuple
   records: list
   channels: int = 1
@@ -50,7 +50,7 @@ def fake_apply(variables, images, image_sizes, train=False):
 
 
 def fake_batches(batch_size=2):
-  """Evaluation batches as jcnn.data.detection.batches makes them: the last one padded
+  """Evaluation batches as jcnn.detection.data.batches makes them: the last one padded
   with a repeat of example 0 (mask False), whose fake detections are garbage."""
   n = len(SPLIT.records)
   for start in range(0, n, batch_size):

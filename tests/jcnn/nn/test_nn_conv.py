@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from jax import lax
 
+import jcnn.padding
 from jcnn import nn
 
 
@@ -40,7 +41,7 @@ def test_matches_tensorflow(tf, stride, padding, dilation):
   if isinstance(padding, str):
     tf_padding = padding
   else:
-    pads = nn.padding.spatial_padding(padding)
+    pads = jcnn.padding.spatial_padding(padding)
     tf_padding = [[0, 0], list(pads[0]), list(pads[1]), [0, 0]]
   expected = tf.nn.conv2d(x, k, strides=stride, padding=tf_padding,
                           dilations=dilation).numpy()

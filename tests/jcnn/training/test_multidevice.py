@@ -9,10 +9,9 @@ from tests.helpers import REPO
 _SCRIPT = r"""
 import json, sys
 import jax, numpy as np
-from jcnn import optim, parallel, tasks
+from jcnn import optim, parallel, tasks, training
 from jcnn import state as state_lib
 from jcnn.tasks import classification
-from train import trainer
 from train.configs import default
 
 assert jax.device_count() == 4, jax.devices()
@@ -30,9 +29,9 @@ def run(num_devices):
       state_lib.create(model, optim.make_optimizer(config, schedule),
                        rng=jax.random.PRNGKey(0), input_shape=(28, 28, 1)),
       parallel.replicated(mesh))
-  step = trainer.jit_train_step(
-      trainer.guarded_step(classification.train_step(config), schedule), mesh)
-  guard = trainer.new_guard(mesh)
+  step = training.jit_train_step(
+      training.guarded_step(classification.train_step(config), schedule), mesh)
+  guard = training.new_guard(mesh)
   losses = []
   for batch in batches:
     state, metrics, guard = step(state, parallel.put_batch(batch, mesh), guard)
@@ -45,7 +44,7 @@ loss4, params4 = run(4)
 diff = max(float(np.max(np.abs(a - b))) for a, b in
            zip(jax.tree.leaves(params1), jax.tree.leaves(params4)))
 config.model, config.resize, config.num_epochs = "lenet5", 32, 1
-results = trainer.train_and_evaluate(config, sys.argv[1])
+results = training.train_and_evaluate(config, sys.argv[1])
 print(json.dumps({"loss1": loss1, "loss4": loss4, "param_diff": diff, "results": results}))
 """
 

@@ -343,8 +343,8 @@ def load_tfds(name: str, split: str, data_dir: str | pathlib.Path | None = None,
       and not any((pathlib.Path(data_dir) / name).glob("**/dataset_info.json"))):
     raise FileNotFoundError(message.format(data_dir))
   # Imported here: jcnn.data takes seconds to import, and only this reader needs it.
-  from jcnn.data.tfds_source import _import_tfds  # pylint: disable=g-import-not-at-top
-  tfds = _import_tfds()
+  from jcnn.data.tfds_source import import_tfds  # pylint: disable=g-import-not-at-top
+  tfds = import_tfds()
   builder = tfds.builder(name, data_dir=None if data_dir is None else str(data_dir))
   if not builder.is_prepared():
     if not download:

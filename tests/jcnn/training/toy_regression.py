@@ -105,11 +105,15 @@ class ToyRegression(base.Task):
     return base.Training(dataset_info=info, num_examples=len(x), model=model,
                          train_step=train_step, batches=batches, evaluators=(evaluator,))
 
-  def evaluator(self, config, dataset_info, apply_fn, mesh, split):
+  def load_split(self, config, split):
     if split != "test":
       raise ValueError(f"the toy regression has a 'test' split only, not {split!r}")
     _, _, x_eval, y_eval, _ = make_data(config.num_features, config.noise)
-    return MeanSquaredError(apply_fn, x_eval, y_eval, config.eval_batch_size, mesh)
+    return x_eval, y_eval
+
+  def evaluator(self, run, restored, split, name="eval"):
+    x, y = split
+    return MeanSquaredError(restored.apply, x, y, run.config.eval_batch_size, restored.mesh)
 
 
 def config(**fields) -> ml_collections.ConfigDict:

@@ -3,15 +3,15 @@ import json
 
 import pytest
 
-from jcnn import checkpoint, runs
+from jcnn import runs, training
+from jcnn.training import train_log
 from tests.helpers import tiny_config
-from train import trainer
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("run")
-  results = trainer.train_and_evaluate(tiny_config(), str(workdir))
+  results = training.train_and_evaluate(tiny_config(), str(workdir))
   return workdir, results
 
 
@@ -20,7 +20,7 @@ def test_writes_checkpoints_logs_and_config(tiny_run):
   # 1,347 training digits, batch 64: 21 steps per epoch, 2 epochs, a checkpoint each.
   assert results["step"] == 42
   assert results["num_examples"] == 450
-  assert checkpoint.all_steps(workdir) == [21, 42]
+  assert runs.Run.open(workdir).steps() == [21, 42]
   assert json.loads((workdir / "config.json").read_text())["model"] == "lenet5"
   info = json.loads((workdir / "dataset.json").read_text())
   assert info["image_shape"] == [32, 32, 1] and len(info["class_names"]) == 10
@@ -46,7 +46,7 @@ def test_learns_in_two_epochs(tiny_run):
 
 def test_rerun_after_the_end_resumes_and_trains_nothing(tiny_run):
   workdir, results = tiny_run
-  again = trainer.train_and_evaluate(tiny_config(), str(workdir))
+  again = training.train_and_evaluate(tiny_config(), str(workdir))
   assert again["step"] == 42
   assert again["top1"] == pytest.approx(results["top1"])
 
@@ -56,9 +56,9 @@ def test_longer_run_continues_from_the_checkpoint(tiny_run, tmp_path):
   workdir, _ = tiny_run
   copy = tmp_path / "copy"
   shutil.copytree(workdir, copy)
-  more = trainer.train_and_evaluate(tiny_config(num_epochs=3), str(copy))
+  more = training.train_and_evaluate(tiny_config(num_epochs=3), str(copy))
   assert more["step"] == 63
-  assert checkpoint.all_steps(copy) == [21, 42, 63]
+  assert runs.Run.open(copy).steps() == [21, 42, 63]
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -71,14 +71,14 @@ def test_longer_run_continues_from_the_checkpoint(tiny_run, tmp_path):
 ])
 def test_bad_configs_are_rejected(tmp_path, fields, message):
   with pytest.raises(ValueError, match=message):
-    trainer.train_and_evaluate(tiny_config(**fields), str(tmp_path / "run"))
+    training.train_and_evaluate(tiny_config(**fields), str(tmp_path / "run"))
 
 
 def test_workdir_that_is_a_file_is_rejected(tmp_path):
   path = tmp_path / "file"
   path.write_text("precious")
   with pytest.raises(ValueError, match="is not a folder"):
-    trainer.train_and_evaluate(tiny_config(), str(path))
+    training.train_and_evaluate(tiny_config(), str(path))
   assert path.read_text() == "precious"
 
 
@@ -88,8 +88,8 @@ def test_workdir_of_another_run_is_not_overwritten(tiny_run, tmp_path):
   copy = tmp_path / "copy"
   shutil.copytree(workdir, copy)
   with pytest.raises(ValueError, match="holds a run with model='lenet5', not 'lenet_tf'"):
-    trainer.train_and_evaluate(tiny_config(model="lenet_tf", resize=28), str(copy))
-  assert checkpoint.all_steps(copy) == [21, 42]
+    training.train_and_evaluate(tiny_config(model="lenet_tf", resize=28), str(copy))
+  assert runs.Run.open(copy).steps() == [21, 42]
 
 
 def test_train_records_average_the_window_and_keep_the_current_rate():
@@ -103,7 +103,7 @@ def test_train_records_average_the_window_and_keep_the_current_rate():
       self.records.append((step, split, values))
 
   run, bar = Log(), tqdm.tqdm(disable=True)
-  log = trainer._TrainLog(run, bar, batch_size=32, progress=("loss",))
+  log = train_log.TrainLog(run, bar, batch_size=32, progress=("loss",))
   guard = {"skipped": jnp.asarray(0)}
   steps = [{"loss": 4.0, "top1": 0.25, "learning_rate": 0.1},
            {"loss": 2.0, "top1": 0.5, "learning_rate": 0.2},

@@ -1,6 +1,7 @@
-"""Detection datasets as records and images, and batches for Faster R-CNN.
+"""Detection datasets as records and images, and batches for Faster R-CNN; `annotations`
+reads the annotation files (VOC, YOLO, CSV, COCO, TFDS) into those records.
 
-  from jcnn.data import detection as det_data
+  from jcnn.detection import data as det_data
   split = det_data.load("digits_detection", "train")      # synthetic canvases, cached
   split = det_data.load("raccoon", "test")                # the fixed 40 held-out images
   image = split.image(0)                                  # uint8 [H, W, channels]
@@ -9,13 +10,13 @@
                                 seed=0, epoch=3, flip=True, mean=mean, std=std):
     ...  # batch["image"] [2, 1000, 1000, C], batch["boxes"] [2, 50, 4], batch["box_mask"]
 """
-from jcnn.data.detection.batching import batches
-from jcnn.data.detection.batching import resize_and_pad
-from jcnn.data.detection.batching import resized_size
-from jcnn.data.detection.canvases import CanvasConfig
-from jcnn.data.detection.sources import DATASETS
-from jcnn.data.detection.sources import load
-from jcnn.data.detection.split import DetectionSplit
+from jcnn.detection.data.batching import batches
+from jcnn.detection.data.batching import resize_and_pad
+from jcnn.detection.data.batching import resized_size
+from jcnn.detection.data.canvases import CanvasConfig
+from jcnn.detection.data.sources import DATASETS
+from jcnn.detection.data.sources import load
+from jcnn.detection.data.split import DetectionSplit
 
 __all__ = [
     "DATASETS",

@@ -10,7 +10,7 @@ import sys
 import time
 
 from jcnn import runs, studies
-from train import trainer
+from jcnn.training.loop import train_and_evaluate
 
 
 def run_study(study: studies.Study, workdir: str | pathlib.Path, only=None,
@@ -27,6 +27,6 @@ def run_study(study: studies.Study, workdir: str | pathlib.Path, only=None,
       continue
     print(f"{label}: training", file=sys.stderr)
     start = time.perf_counter()
-    result = trainer.train_and_evaluate(p.config, str(p.workdir))
+    result = train_and_evaluate(p.config, str(p.workdir))
     yield {"variant": p.variant, "seed": p.seed, "workdir": str(p.workdir),
            "seconds": round(time.perf_counter() - start, 1), **result}

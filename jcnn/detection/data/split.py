@@ -12,7 +12,7 @@ BOX_TOLERANCE = 1.0
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class DetectionSplit:
-  """Records (jcnn.detection.annotations' format, original image pixels) and images.
+  """Records (jcnn.detection.data.annotations' format, original image pixels) and images.
 
   Photos stay on disk and are decoded by `image(i)`; the digit canvases and TFDS images
   are held in the records ("image").

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from jcnn import detection
-from jcnn.data import detection as det_data
-from jcnn.data.detection import canvases
 from jcnn.data.digits import load_digits
+from jcnn.detection import data as det_data
+from jcnn.detection.data import canvases
 
 SMALL = det_data.CanvasConfig(num_train=40, num_test=30, seed=3)
 

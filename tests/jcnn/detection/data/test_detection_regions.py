@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from jcnn.data import detection as det_data
-from jcnn.data.detection import regions
+from jcnn.detection import data as det_data
 from jcnn.detection import proposal_cache, rcnn
+from jcnn.detection.data import regions
 
 
 @pytest.fixture(scope="module")

@@ -298,7 +298,7 @@ def load_canvases(name: str, split: str, config: CanvasConfig,
 
 
 def records(name: str, split: str, arrays: dict[str, np.ndarray]) -> list[dict]:
-  """One record per canvas (jcnn.detection.annotations' format, image in memory).
+  """One record per canvas (jcnn.detection.data.annotations' format, image in memory).
 
   Besides the usual fields a record keeps the digits' provenance: "source"
   ("mnist/train", ...), "source_index" and "source_side" per box, and the unboxed

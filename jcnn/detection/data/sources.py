@@ -9,12 +9,12 @@ import pathlib
 
 import numpy as np
 
-from jcnn.data.detection import canvases
-from jcnn.data.detection.canvases import CanvasConfig
-from jcnn.data.detection.split import DetectionSplit
-from jcnn.data.detection.split import checked
-from jcnn.data.sources import default_cache_dir
-from jcnn.detection import annotations
+from jcnn import paths
+from jcnn.detection.data import annotations
+from jcnn.detection.data import canvases
+from jcnn.detection.data.canvases import CanvasConfig
+from jcnn.detection.data.split import DetectionSplit
+from jcnn.detection.data.split import checked
 
 DATASETS = ("mnist_detection", "digits_detection", "voc_dir", "coco_json", "yolo_dir",
             "raccoon", "coco128", "voc", "coco")
@@ -49,7 +49,7 @@ def load(name: str, split: str, *, data_dir: str | os.PathLike | None = None,
         $JCNN_DATA_DIR/<name>); TFDS split strings. They need the internet once.
     split: as above.
     data_dir: the source's folder or file.
-    cache_dir: where canvases are cached (default `jcnn.data.default_cache_dir()`), under
+    cache_dir: where canvases are cached (default `jcnn.paths.cache_dir()`), under
       "detection/".
     canvas: how canvases are drawn (default `CanvasConfig()`); ignored by other sources.
 
@@ -83,7 +83,7 @@ def load(name: str, split: str, *, data_dir: str | os.PathLike | None = None,
 
 
 def _load_canvases(name, split, data_dir, cache_dir, config) -> DetectionSplit:
-  cache_dir = default_cache_dir() if cache_dir is None else cache_dir
+  cache_dir = paths.cache_dir() if cache_dir is None else cache_dir
   arrays = canvases.load_canvases(name, split, config, data_dir, cache_dir)
   return DetectionSplit(canvases.CLASS_NAMES, canvases.records(name, split, arrays),
                         channels=1, name=name, split=split)

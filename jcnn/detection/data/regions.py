@@ -15,9 +15,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from jcnn.data.detection.split import DetectionSplit
-from jcnn.data.pipeline import _normaliser
+from jcnn.data.pipeline import normaliser
 from jcnn.detection import rcnn
+from jcnn.detection.data.split import DetectionSplit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +77,7 @@ def sampled(split: DetectionSplit, found: Windows, images: np.ndarray, *,
   """
   if len(images) != len(split):
     raise ValueError(f"{len(images)} images for a split of {len(split)}")
-  normalise = _normaliser(images.shape[1:], mean, std)
+  normalise = normaliser(images.shape[1:], mean, std)
   for b in range(start_batch, num_batches):
     rng = np.random.default_rng([seed, epoch, b])
     chosen = rcnn.sample_regions(rng, found.labels, batch_size, positives)

@@ -11,9 +11,9 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from jcnn.data.detection.split import DetectionSplit
-from jcnn.data.pipeline import _normaliser
 from jcnn.data.pipeline import batches_per_epoch
+from jcnn.data.pipeline import normaliser
+from jcnn.detection.data.split import DetectionSplit
 
 # ITU-R 601-2 luma, Pillow's RGB -> L.
 _LUMA = np.asarray([0.299, 0.587, 0.114], np.float32)
@@ -126,7 +126,7 @@ def batches(split: DetectionSplit, batch_size: int, *, min_size: int, max_size: 
     raise ValueError(f"max_boxes must be > 0, got {max_boxes}")
   channels = split.channels if channels is None else channels
   ph, pw = padded_shape
-  normalise = _normaliser((ph, pw, channels), mean, std)
+  normalise = normaliser((ph, pw, channels), mean, std)
   order = np.random.default_rng([seed, epoch]).permutation(n) if train else np.arange(n)
   warned = False
   for b in range(start_batch, num_batches):
