@@ -1,7 +1,7 @@
 """Test-time CNN cost per image: R-CNN (every proposal warped and run through the whole
 network) against SPP-net (the conv layers once over the image, then a pyramid pool and
 the fc layers per proposal), through the two pipelines' own feature functions
-(`jcnn.tasks.rcnn.RCNN.feature_fn`, `jcnn.tasks.sppnet.SPPNet.feature_fn`).
+(`jcnn.tasks.rcnn.RCNN.feature_fn`, `jcnn.tasks.rcnn.SPPNet.feature_fn`).
 
   JCNN_DATA_DIR=<data> python benchmarks/rcnn_vs_sppnet.py             # the MNIST configs
   JCNN_DATA_DIR=<data> python benchmarks/rcnn_vs_sppnet.py --setup photos
@@ -51,7 +51,7 @@ from jcnn import tasks  # noqa: E402
 from jcnn.data.pipeline import normaliser  # noqa: E402
 from jcnn.detection import data as det_data  # noqa: E402
 from jcnn.detection import proposal_cache, rcnn  # noqa: E402
-from jcnn.detection.sppnet import SPPNet  # noqa: E402
+from jcnn.models.sppnet import SPPNet  # noqa: E402
 from jcnn.models.features import run_to_feature  # noqa: E402
 from jcnn.tasks.rcnn import padded_calls  # noqa: E402
 from train.configs import rcnn_alexnet_voc07, rcnn_mnist, sppnet_mnist, sppnet_zf_voc07  # noqa: E402,E501

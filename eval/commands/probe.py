@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 
 from eval import score, viz_inputs
 from jcnn import tasks, viz
-from jcnn.data import pipeline
+from jcnn.data import order
 
 
 def add_arguments(parser) -> None:
@@ -107,7 +107,7 @@ def run(args) -> None:
     rows.append({"method": name, "top1": top1, "seconds": round(time.perf_counter() - start, 1)})
   if not args.no_scratch:
     config.batch_size = min(config.batch_size, len(train_y))
-    steps = pipeline.batches_per_epoch(len(train_y), config.batch_size, train=True)
+    steps = order.batches_per_epoch(len(train_y), config.batch_size, train=True)
     rows.append(_from_scratch(config, args.epochs or max(1, round(restored.step / steps)),
                               steps))
   result = {"workdir": args.workdir, "dataset": args.dataset, "classes": len(class_names),

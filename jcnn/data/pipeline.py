@@ -1,35 +1,17 @@
 """`batches`: a split as a reproducible stream of fixed-shape numpy batches.
 
-Order and augmentation are drawn from generators seeded by (seed, epoch[, batch index]), so
-any batch can be recomputed on its own: a run resumed at `start_batch=k` sees exactly the
-batches an uninterrupted run would have seen.
+Order and augmentation come from (seed, epoch[, batch index]) (`jcnn.data.order`), so a
+run resumed at `start_batch=k` sees exactly the batches an uninterrupted run would have
+seen.
 """
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from jcnn.data import order as order_lib
 from jcnn.data.augment import random_crop
 from jcnn.data.augment import random_flip
 from jcnn.data.split import Split
-
-
-def steps_per_epoch(num_examples: int, batch_size: int) -> int:
-  """Training batches per epoch: the last partial batch is dropped."""
-  if batch_size <= 0:
-    raise ValueError(f"batch_size must be > 0, got {batch_size}")
-  if batch_size > num_examples:
-    raise ValueError(f"batch_size {batch_size} exceeds the {num_examples} training examples; "
-                     "an epoch would have no full batch")
-  return num_examples // batch_size
-
-
-def batches_per_epoch(num_examples: int, batch_size: int, train: bool) -> int:
-  """Training drops the last partial batch; evaluation pads it (every example once)."""
-  if train:
-    return steps_per_epoch(num_examples, batch_size)
-  if batch_size <= 0:
-    raise ValueError(f"batch_size must be > 0, got {batch_size}")
-  return -(-num_examples // batch_size)
 
 
 def batches(split: Split, batch_size: int, *, train: bool, seed: int = 0, epoch: int = 0,
@@ -61,25 +43,22 @@ def batches(split: Split, batch_size: int, *, train: bool, seed: int = 0, epoch:
     `rows` of the batch of B.
   """
   n = len(split)
-  num_batches = batches_per_epoch(n, batch_size, train)
+  num_batches = order_lib.batches_per_epoch(n, batch_size, train)
   if crop_padding < 0:
     raise ValueError(f"crop_padding must be >= 0, got {crop_padding}")
   if not train and (crop_padding or flip):
     raise ValueError(f"augmentation is for training only, got train=False with "
                      f"crop_padding={crop_padding}, flip={flip}")
-  if seed < 0 or epoch < 0:
-    raise ValueError(f"seed and epoch must be >= 0, got seed={seed}, epoch={epoch}")
-  if not 0 <= start_batch <= num_batches:
-    raise ValueError(f"start_batch must be in [0, {num_batches}], got {start_batch}")
+  order_lib.check_position(seed, epoch, start_batch, num_batches)
   normalise = normaliser(split.images.shape[1:], mean, std)
-  order = np.random.default_rng([seed, epoch]).permutation(n) if train else np.arange(n)
+  order = order_lib.epoch_order(n, seed, epoch, shuffle=train)
   for b in range(start_batch, num_batches):
-    index = np.arange(b * batch_size, (b + 1) * batch_size)[rows]
+    index = order_lib.positions(b, batch_size, rows)
     mask = (index < n).astype(np.float32)
     index = order[index % n]
     images = split.images[index]
     if train:
-      rng = np.random.default_rng([seed, epoch, b])
+      rng = order_lib.batch_rng(seed, epoch, b)
       images = random_crop(images, crop_padding, rng, batch_size=batch_size, rows=rows)
       if flip:
         images = random_flip(images, rng, batch_size=batch_size, rows=rows)

@@ -8,10 +8,14 @@ One face for all models:
   feats = extract_features(model, variables, x)            # {stage name: feature map}
   feature_info(model, (224, 224, 3))                        # channels and stride per stage
   num_params(abstract_variables(model, (224, 224, 3))["params"])   # no compute
+  backbone("vgg16")      # where a detector cuts a zoo model (its registry entry says)
+
+The detectors' networks built on the zoo are here too: `faster_rcnn.FasterRCNN`
+(Ren et al. 2015) and `sppnet.SPPNet` (He et al. 2014).
 """
 from jcnn.models.convolutionalize import convolutionalize
 from jcnn.models.features import extract_features, feature_info, record, unpack_outputs
-from jcnn.models.registry import ModelInfo, create, info, list_models, register
+from jcnn.models.registry import Backbone, ModelInfo, backbone, create, info, list_models, register
 from jcnn.models.variables import abstract_variables, num_params
 
 # The model families, one module each: importing one registers its models.
@@ -19,6 +23,6 @@ from jcnn.models import (alexnet, cifar_convnet, googlenet, inception_resnet, in
                          inception_v3, inception_v4, lenet, lenet1998, mobilenet, nin, resnet,
                          small_vgg, vgg)
 
-__all__ = ["ModelInfo", "abstract_variables", "convolutionalize", "create", "extract_features",
-           "feature_info", "info", "list_models", "num_params", "record", "register",
-           "unpack_outputs"]
+__all__ = ["Backbone", "ModelInfo", "abstract_variables", "backbone", "convolutionalize",
+           "create", "extract_features", "feature_info", "info", "list_models", "num_params",
+           "record", "register", "unpack_outputs"]

@@ -17,7 +17,7 @@ from jcnn.data.stats import IMAGENET_MEAN, IMAGENET_STD
 from jcnn.models.convolutionalize import HEAD, ClassifierHead, check_input_size
 from jcnn.models.features import record
 from jcnn.models.layers import Conv
-from jcnn.models.registry import register
+from jcnn.models.registry import Backbone, register
 
 
 def lrn(x: jax.Array) -> jax.Array:
@@ -234,6 +234,9 @@ register("zfnet", input_shape=(224, 224, 3), num_classes=1000,
          top1=0.616, top1_source="Zeiler & Fergus 2013, Table 2 (1 convnet as per Fig. 3, "
                                  "val top-1 error 38.4%)",
          mean=IMAGENET_MEAN, std=IMAGENET_STD,
+         # py-faster-rcnn's ZF: conv5 (stride 16), 6×6 RoI pooling into fc6/fc7.
+         backbone=Backbone("relu5", 16, (4096, 4096), head_from_model=True, roi_size=6,
+                           kwargs=(("fully_convolutional", True),)),
          notes="paddings chosen to give Fig. 3's map sizes 110-55-26-13-13-13-6: conv1 pad "
                "1, pools 1 and 2 pad bottom/right by 1 (Caffe's ceil mode), conv2 none, "
                "conv3-5 pad 1. Contrast normalisation as AlexNet's LRN constants, after "

@@ -1,7 +1,8 @@
 """The model registry: every model by name, with the metadata tools need.
 
 `create(name, **overrides)` builds a Flax module; `list_models(pattern)` lists names;
-`info(name)` gives the input size, class count and the paper's reference numbers.
+`info(name)` gives the input size, class count and the paper's reference numbers;
+`backbone(name)` where a detector cuts the model (its entry's `backbone`).
 """
 import dataclasses
 import difflib
@@ -9,6 +10,27 @@ import fnmatch
 from typing import Any, Callable
 
 import flax.linen as nn
+
+
+@dataclasses.dataclass(frozen=True)
+class Backbone:
+  """Where a zoo model is cut to serve as a detector's backbone (Faster R-CNN).
+
+  Attributes:
+    feature: the recorded feature the RPN and the RoI pooling read.
+    stride: its total stride in input pixels.
+    head: widths of the box head's hidden layers (fc6, fc7).
+    head_from_model: fc6/fc7 are the classifier's own (their weights can come from a
+      classification run): the RoI pooling then gives the window the classifier reads.
+    roi_size: the RoI pooling's output side (VGG: 7, ZF: 6, as py-faster-rcnn).
+    kwargs: given to the zoo model (VGG and ZF take any input size fully convolutional).
+  """
+  feature: str
+  stride: int
+  head: tuple[int, ...]
+  head_from_model: bool = False
+  roi_size: int = 7
+  kwargs: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +51,7 @@ class ModelInfo:
     min_input_size: the smallest square input the architecture accepts.
     mean, std: per-channel input normalisation the reference weights expect.
     aux_loss_weight: weight of each auxiliary classifier's loss (GoogLeNet: 0.3).
+    backbone: where a detector cuts the model, or None (it is no detection backbone).
     notes: choices made where the paper leaves room.
   """
   name: str
@@ -45,6 +68,7 @@ class ModelInfo:
   mean: tuple[float, ...] | None = None
   std: tuple[float, ...] | None = None
   aux_loss_weight: float = 0.0
+  backbone: Backbone | None = None
   notes: str = ""
 
 
@@ -86,6 +110,16 @@ def create(name: str, **overrides: Any) -> nn.Module:
     return entry.constructor(**overrides)
   except TypeError as e:
     raise ValueError(f"bad overrides for model {name!r}: {e}") from None
+
+
+def backbone(name: str) -> Backbone:
+  """The detection cut of zoo model `name`; refused for models that have none."""
+  cut = info(name).backbone
+  if cut is None:
+    having = sorted(n for n, entry in _REGISTRY.items() if entry.backbone is not None)
+    raise ValueError(f"model {name!r} has no detection backbone cut; choose from "
+                     f"{', '.join(having)}")
+  return cut
 
 
 def list_models(pattern: str = "*") -> list[str]:

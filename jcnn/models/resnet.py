@@ -18,7 +18,7 @@ from jcnn import nn as jnn
 from jcnn.data.stats import DATASET_STATS, IMAGENET_MEAN, IMAGENET_STD
 from jcnn.models.features import record
 from jcnn.models.layers import BatchNorm, Conv
-from jcnn.models.registry import register
+from jcnn.models.registry import Backbone, register
 
 SHORTCUTS = ("A", "B", "C", None)
 STEMS = ("imagenet", "cifar")
@@ -285,9 +285,12 @@ _IMAGENET = {
     "resnet101": (ResNet101, 44_549_160, 7.80, 77.374),
     "resnet152": (ResNet152, 60_192_808, 11.51, 78.312),
 }
+# The detectors' backbones: ResNet-50 cut after stage 3 (stride 16), an MLP box head.
+_BACKBONES = {"resnet50": Backbone("stage3", 16, (1024, 1024))}
 for _name, (_constructor, _count, _gmacs, _top1) in _IMAGENET.items():
   _bottleneck = _constructor.keywords["block_cls"] is BottleneckBlock
   register(_name, input_shape=(224, 224, 3), num_classes=1000, paper=_PAPER,
+           backbone=_BACKBONES.get(_name),
            num_params=_count, params_source="torchvision.models",
            top1=round(_top1 / 100, 5),
            top1_source="torchvision.models IMAGENET1K_V1 weights (resize 256, center "

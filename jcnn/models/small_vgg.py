@@ -11,7 +11,7 @@ import jax
 from jcnn import nn as jnn
 from jcnn.models.features import record
 from jcnn.models.layers import Conv
-from jcnn.models.registry import register
+from jcnn.models.registry import Backbone, register
 
 # (channels of each 3×3 convolution, max-pool after the stage): stride 8 after stage 3.
 STAGES = (((16,), True), ((32,), True), ((64, 64), True), ((128,), False))
@@ -52,4 +52,5 @@ register("small_vgg", input_shape=(32, 32, 1), num_classes=10,
          num_params=135_370,
          params_source="computed: convolutions 160 + 4,640 + 18,496 + 36,928 + 73,856, "
                        "dense 1,290",
-         min_input_size=8)(SmallVGG)
+         min_input_size=8,
+         backbone=Backbone("relu4", 8, (256, 256)))(SmallVGG)

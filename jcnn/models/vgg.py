@@ -18,7 +18,7 @@ from jcnn.models.alexnet import lrn as alexnet_lrn
 from jcnn.models.convolutionalize import HEAD, ClassifierHead, check_input_size
 from jcnn.models.features import record
 from jcnn.models.layers import BatchNorm, Conv
-from jcnn.models.registry import register
+from jcnn.models.registry import Backbone, register
 
 
 
@@ -123,11 +123,16 @@ _MODELS = {
                  0.74218, "torchvision VGG19_BN_Weights.IMAGENET1K_V1", 19.63),
 }
 
+# The detectors' backbones (Faster R-CNN): py-faster-rcnn's VGG-16, conv5_3 at stride 16,
+# 7×7 RoI pooling into the classifier's own fc6/fc7.
+_BACKBONES = {"vgg16": Backbone("relu5_3", 16, (4096, 4096), head_from_model=True, roi_size=7,
+                                kwargs=(("fully_convolutional", True),))}
+
 for _name, (_config, _lrn, _bn, _count, _source, _top1, _top1_source, _gmacs) in _MODELS.items():
   register(_name, input_shape=(224, 224, 3), num_classes=1000, paper=_PAPER,
            num_params=_count, params_source=_source, top1=_top1, top1_source=_top1_source,
            macs=None if _gmacs is None else round(_gmacs * 1e9),
-           mean=IMAGENET_MEAN, std=IMAGENET_STD,
+           mean=IMAGENET_MEAN, std=IMAGENET_STD, backbone=_BACKBONES.get(_name),
            notes=(f"Table 1 configuration {_config}{'-LRN' if _lrn else ''}"
                   f"{', BatchNorm after every convolution (torchvision vgg*_bn)' if _bn else ''}"
                   "; fixed 224×224 input (no torchvision adaptive pool: the dense head "

@@ -11,7 +11,7 @@ A task's config has the common fields (`base.common_fields`) and its own
 (`Task.fields`); a field of another task is refused. `register` adds a task (the tests
 add a regression toy to prove the loop and eval are not classification-shaped).
 """
-from jcnn.tasks import classification, detection, rcnn, sppnet
+from jcnn.tasks import classification, detection, rcnn
 from jcnn.tasks.base import Detector, Evaluator, Restored, Task, Training, all_finite, apply_fn
 from jcnn.tasks.registry import (default_config, detectors, get, identity, names, register,
                                  restore, validate)
@@ -23,4 +23,4 @@ __all__ = ["Detector", "Evaluator", "Restored", "Task", "Training", "all_finite"
 register(classification.Classification())
 register(detection.Detection())
 register(rcnn.RCNN())
-register(sppnet.SPPNet())
+register(rcnn.SPPNet())

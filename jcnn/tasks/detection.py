@@ -20,10 +20,10 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh
 
-from jcnn import detection, losses, parallel, runs
+from jcnn import detection, losses, models, parallel, runs
 from jcnn.detection import data as det_data
 from jcnn.evaluators.detection import DetectionEvaluator
-from jcnn.detection import faster_rcnn
+from jcnn.models import faster_rcnn
 from jcnn.models.convolutionalize import HEAD
 from jcnn.state import TrainState
 from jcnn.tasks import base, pretrained_run
@@ -41,7 +41,7 @@ class Detection(base.Task):
   def fields(self) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     # Defaults of common fields that differ for detection.
-    c.model = "vgg16"              # the backbone: a zoo model in faster_rcnn.BACKBONES
+    c.model = "vgg16"              # the backbone: a zoo model with a cut (models.backbone)
     c.dataset = "mnist_detection"  # jcnn.detection.data.DATASETS
     c.batch_size = 2
     c.eval_batch_size = 8
@@ -97,7 +97,7 @@ class Detection(base.Task):
     return c
 
   def validate(self, config: ml_collections.ConfigDict) -> None:
-    faster_rcnn.backbone(config.model)
+    models.backbone(config.model)
     validate_data(config)
     unit = lambda v: 0 <= v <= 1
     base.check_fields(config, [
@@ -413,7 +413,7 @@ def init_from(params: dict, pretrained: dict, config: ml_collections.ConfigDict)
 
   new = dict(params)
   new["body"] = copy(params["body"], ())
-  if faster_rcnn.backbone(config.model).head_from_model and not config.head:
+  if models.backbone(config.model).head_from_model and not config.head:
     head = dict(params["box_predictor"])
     for layer in ("fc6", "fc7"):
       head[layer] = copy(params["box_predictor"][layer], (HEAD, layer))

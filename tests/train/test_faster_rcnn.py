@@ -201,5 +201,5 @@ def test_the_paper_configs_build_the_paper_s_detector(config_name, feature, fc6_
 
 
 def faster_rcnn_backbone(name):
-  from jcnn.detection import faster_rcnn
-  return faster_rcnn.backbone(name)
+  from jcnn import models
+  return models.backbone(name)

@@ -1,4 +1,4 @@
-"""R-CNN and SPP-net as staged runs (jcnn.tasks.rcnn, jcnn.tasks.sppnet) on canvases of
+"""R-CNN and SPP-net as staged runs (jcnn.tasks.rcnn) on canvases of
 scikit-learn's digits: every stage's output lands in the run folder, a rerun skips them,
 `eval detect` scores the run as the trainer did, and bad input is refused with one line."""
 import json
@@ -95,11 +95,13 @@ def test_a_changed_search_setting_is_refused_in_the_same_run(trained):
     training.train_and_evaluate(config, str(workdir))
 
 
-def test_rcnn_runs_are_scored_only_as_detectors(trained):
-  workdir, _ = trained
+def test_eval_scores_an_rcnn_run_as_the_detector_it_is(trained):
+  workdir, result = trained
   from eval import score
-  with pytest.raises(ValueError, match="eval detect"):
-    score.score(runs.Run.open(workdir))
+  # The task's one evaluator: `eval` (not only `eval detect`) gives the detector's AP.
+  scored = score.score(runs.Run.open(workdir))
+  assert scored["map50"] == pytest.approx(result["map50"], abs=1e-6)
+  assert scored["num_images"] == 12 and scored["step"] == 6
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +144,7 @@ def test_a_detector_run_asked_for_before_its_svms_are_fitted_says_so(trained, tm
 def test_the_paper_configs_build_the_paper_s_networks():
   import jax
   from jcnn import models
-  from jcnn.tasks import sppnet
+  from jcnn.tasks.rcnn import sppnet
   from train.configs import rcnn_alexnet_voc07, sppnet_zf_voc07
   info = {"class_names": [str(c) for c in range(20)], "image_shape": [500, 500, 3]}
   # R-CNN: AlexNet on 227 × 227 warps, 21 outputs, SVMs on fc7 and regression on pool5.
@@ -170,7 +172,7 @@ def test_photos_of_several_sizes_stack_at_the_top_left_on_the_mean_colour(shared
   split = det_data.load("raccoon", "test", data_dir=shared_data / "raccoon").subset(4)
   sizes = {split.image(i).shape for i in range(4)}
   assert len(sizes) > 1
-  stack = rcnn._stack(split, [0.5, 0.25, 1.0])
+  stack = rcnn.stack_images(split, [0.5, 0.25, 1.0])
   assert list(stack.shape[1:]) == rcnn.largest_shape(split) == [
       max(s[0] for s in sizes), max(s[1] for s in sizes), 3]
   for i in range(4):

@@ -4,7 +4,7 @@
     JCNN_DATA_DIR=<data> python -m train --config train/configs/rcnn_mnist.py
     python -m eval detect --workdir runs/rcnn_mnist
 
-The stages (jcnn/tasks/rcnn.py): selective search (fast mode, boxes of 8 px and up) on
+The stages (jcnn/tasks/rcnn/): selective search (fast mode, boxes of 8 px and up) on
 5,000 training canvases and all 2,000 test canvases of faster_rcnn_mnist.py's generator;
 LeNet-5 pre-trained on MNIST (runs/lenet5_mnist); fine-tuned (Adam 3e-4, cosine, 3,000
 steps) on windows warped to its 32×32 input with 6 px of context (the framing of an

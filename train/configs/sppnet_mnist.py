@@ -5,7 +5,7 @@ proposals and pre-trained LeNet-5, with the CNN run once per canvas.
     JCNN_DATA_DIR=<data> python -m train --config train/configs/sppnet_mnist.py
     python -m eval detect --workdir runs/sppnet_mnist
 
-The stages (jcnn/tasks/sppnet.py): rcnn_mnist's selective-search proposals of the same
+The stages (jcnn/tasks/rcnn/sppnet.py): rcnn_mnist's selective-search proposals of the same
 5,000 training and 2,000 test canvases (copied from runs/rcnn_mnist when it is there,
 searched otherwise: +9 min); LeNet-5's C1-S4 from runs/lenet5_mnist run over the whole
 128×128 canvas (S4: stride 4, first centre at 8 px); each window's projection on S4

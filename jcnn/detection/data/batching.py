@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from jcnn.data.pipeline import batches_per_epoch
+from jcnn.data import order as order_lib
 from jcnn.data.pipeline import normaliser
 from jcnn.detection.data.split import DetectionSplit
 
@@ -115,24 +115,21 @@ def batches(split: DetectionSplit, batch_size: int, *, min_size: int, max_size: 
      the split, "mask": bool [B] False on padding examples}.
   """
   n = len(split)
-  num_batches = batches_per_epoch(n, batch_size, train)
+  num_batches = order_lib.batches_per_epoch(n, batch_size, train)
   if not train and flip:
     raise ValueError("augmentation is for training only, got train=False with flip=True")
-  if seed < 0 or epoch < 0:
-    raise ValueError(f"seed and epoch must be >= 0, got seed={seed}, epoch={epoch}")
-  if not 0 <= start_batch <= num_batches:
-    raise ValueError(f"start_batch must be in [0, {num_batches}], got {start_batch}")
+  order_lib.check_position(seed, epoch, start_batch, num_batches)
   if max_boxes <= 0:
     raise ValueError(f"max_boxes must be > 0, got {max_boxes}")
   channels = split.channels if channels is None else channels
   ph, pw = padded_shape
   normalise = normaliser((ph, pw, channels), mean, std)
-  order = np.random.default_rng([seed, epoch]).permutation(n) if train else np.arange(n)
+  order = order_lib.epoch_order(n, seed, epoch, shuffle=train)
   warned = False
   for b in range(start_batch, num_batches):
-    position = np.arange(b * batch_size, (b + 1) * batch_size)[rows]
+    position = order_lib.positions(b, batch_size, rows)
     index = order[position % n]
-    flips = (np.random.default_rng([seed, epoch, b]).random(batch_size)[rows] < 0.5 if flip
+    flips = (order_lib.batch_rng(seed, epoch, b).random(batch_size)[rows] < 0.5 if flip
              else np.zeros(len(position), bool))
     size = len(position)
     batch = {"image": np.zeros((size, ph, pw, channels), np.uint8),

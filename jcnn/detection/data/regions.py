@@ -6,15 +6,15 @@ window, and mini-batches of warped windows (rbg's Caffe WindowDataLayer).
     batch["image"] [128, 32, 32, C], batch["label"] [128]  # 32 foreground, 96 background
   regions.sampled(...)                    # the same windows unwarped, on their images
 
-Batches follow `jcnn.data.batches`' reproducibility rule: each is drawn from a generator
-seeded by (seed, epoch, batch index), so a resumed run sees the batches an uninterrupted
-one would have.
+Each batch is drawn from the generator of (seed, epoch, batch index) (`jcnn.data.order`),
+so a resumed run sees the batches an uninterrupted one would have.
 """
 import dataclasses
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from jcnn.data import order
 from jcnn.data.pipeline import normaliser
 from jcnn.detection import rcnn
 from jcnn.detection.data.split import DetectionSplit
@@ -79,7 +79,7 @@ def sampled(split: DetectionSplit, found: Windows, images: np.ndarray, *,
     raise ValueError(f"{len(images)} images for a split of {len(split)}")
   normalise = normaliser(images.shape[1:], mean, std)
   for b in range(start_batch, num_batches):
-    rng = np.random.default_rng([seed, epoch, b])
+    rng = order.batch_rng(seed, epoch, b)
     chosen = rcnn.sample_regions(rng, found.labels, batch_size, positives)
     used, index = np.unique(found.image[chosen], return_inverse=True)
     stack = np.zeros((batch_size,) + images.shape[1:], np.float32)

@@ -1,10 +1,10 @@
-"""SPP-net's network (jcnn.detection.sppnet): one conv pass, a pyramid per window."""
+"""SPP-net's network (jcnn.models.sppnet): one conv pass, a pyramid per window."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jcnn.detection import sppnet
+from jcnn.models import sppnet
 
 
 def _model(**overrides):

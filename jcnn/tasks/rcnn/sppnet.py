@@ -7,7 +7,7 @@ where they are the same, with the CNN run once per image instead of once per win
    input is the 50-bin pyramid, not the classifier's fixed-size map);
 3. fine-tuning through the shared loop on R-CNN's 32/96 batches of windows: each batch's
    images go through the conv layers once, every window's projection on
-   `config.conv_feature` is pooled by the {6, 3, 2, 1} pyramid (`jcnn.detection.sppnet`),
+   `config.conv_feature` is pooled by the {6, 3, 2, 1} pyramid (`jcnn.models.sppnet`),
    and only the fc layers learn (the paper's; `config.finetune_conv` opens the rest);
 4. and 5. SVMs on fc7 (the last hidden layer) and ridge box regressors on the pyramid
    (pool5's place), as R-CNN's;
@@ -25,19 +25,23 @@ import numpy as np
 from jcnn import models
 from jcnn.analysis import receptive_field
 from jcnn.detection import data as det_data
-from jcnn.detection import sppnet
+from jcnn.models import sppnet
 from jcnn.detection.data import regions
 from jcnn.models.features import run_to_feature
-from jcnn.tasks import base, detection, pretrained_run, rcnn
+from jcnn.tasks import base, detection, pretrained_run
+from jcnn.tasks.rcnn import pretraining
+from jcnn.tasks.rcnn.features import largest_shape
+from jcnn.tasks.rcnn.fields import shared_fields, validate_shared
+from jcnn.tasks.rcnn.task import RCNN
 
 
-class SPPNet(rcnn.RCNN):
+class SPPNet(RCNN):
   name = "sppnet"
   identity = ("canvas", "search", "max_proposals", "conv_feature", "levels", "head",
               "scales", "scale_target", "foreground_iou", "positives")
 
   def fields(self) -> ml_collections.ConfigDict:
-    c = rcnn.shared_fields()
+    c = shared_fields()
     c.model = "lenet5"             # the zoo classifier whose conv layers run on whole images
     c.conv_feature = "s4"          # the map the pyramid pools (conv5 in the paper)
     c.levels = (6, 3, 2, 1)        # pyramid bins per side: 36 + 9 + 4 + 1 = 50
@@ -50,7 +54,7 @@ class SPPNet(rcnn.RCNN):
     return c
 
   def validate(self, config: ml_collections.ConfigDict) -> None:
-    rcnn.validate_shared(config)
+    validate_shared(config)
     base.check_fields(config, [
         ("levels", len(config.levels) > 0 and all(n > 0 for n in config.levels),
          "must be positive bin counts"),
@@ -96,14 +100,14 @@ class SPPNet(rcnn.RCNN):
     """Classes, channels, normalisation; the CNN's input is a whole image."""
     mean, std = detection.normalisation(split, pretrained)
     return {"class_names": list(split.class_names), "channels": int(split.channels),
-            "mean": mean, "std": std, "image_shape": rcnn.largest_shape(split)}
+            "mean": mean, "std": std, "image_shape": largest_shape(split)}
 
   def pretrained(self, config, channels: int) -> dict:
     return pretrained_run.load(config, channels)
 
   def init_from(self, params: dict, pretrained: dict, config) -> dict:
     """The conv layers from the classification run; the fc layers as initialised."""
-    return {**params, "body": rcnn.init_from(params["body"], pretrained, config)}
+    return {**params, "body": pretraining.init_from(params["body"], pretrained, config)}
 
 
 def geometry(config, image_shape) -> tuple[float, float]:

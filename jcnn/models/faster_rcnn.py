@@ -18,7 +18,6 @@ decoding, top-k, NMS, scores and the losses run in float32: bfloat16 keeps 8 sig
 bits, which would tie scores by the hundred and put pixel coordinates near 1000 on a
 4-px grid.
 """
-import dataclasses
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -29,44 +28,6 @@ from jcnn import detection
 from jcnn.models import registry
 from jcnn.models.features import run_to_feature
 from jcnn.models.layers import Conv, FlatDense
-
-
-@dataclasses.dataclass(frozen=True)
-class Backbone:
-  """Where a zoo model is cut to serve as a detector's backbone.
-
-  Attributes:
-    feature: the recorded feature the RPN and the RoI pooling read.
-    stride: its total stride in input pixels.
-    head: widths of the box head's hidden layers (fc6, fc7).
-    head_from_model: fc6/fc7 are the classifier's own (their weights can come from a
-      classification run): the RoI pooling then gives the window the classifier reads.
-    roi_size: the RoI pooling's output side (VGG: 7, ZF: 6, as py-faster-rcnn).
-    kwargs: given to the zoo model (VGG and ZF take any input size fully convolutional).
-  """
-  feature: str
-  stride: int
-  head: tuple[int, ...]
-  head_from_model: bool = False
-  roi_size: int = 7
-  kwargs: tuple = ()
-
-
-BACKBONES = {
-    "vgg16": Backbone("relu5_3", 16, (4096, 4096), True, 7, (("fully_convolutional", True),)),
-    "zfnet": Backbone("relu5", 16, (4096, 4096), True, 6, (("fully_convolutional", True),)),
-    "resnet50": Backbone("stage3", 16, (1024, 1024)),
-    "small_vgg": Backbone("relu4", 8, (256, 256)),
-}
-
-
-def backbone(name: str) -> Backbone:
-  """The cut of zoo model `name`; models outside the table cannot be backbones yet."""
-  registry.info(name)
-  if name not in BACKBONES:
-    raise ValueError(f"model {name!r} has no detection backbone cut; choose from "
-                     f"{', '.join(sorted(BACKBONES))}")
-  return BACKBONES[name]
 
 
 class RPNHead(nn.Module):
@@ -123,7 +84,7 @@ class FasterRCNN(nn.Module):
 
   Attributes:
     num_classes: foreground classes (the head adds background as class 0).
-    backbone: a zoo model in `BACKBONES`.
+    backbone: a zoo model with a detection cut (`jcnn.models.backbone`).
     backbone_kwargs: (name, value) pairs given to the zoo model.
     feature: the feature map to read (default: the backbone's, e.g. VGG-16's relu5_3).
     anchor_scales, anchor_ratios: `generate_anchors`' (base size = the stride).
@@ -160,7 +121,7 @@ class FasterRCNN(nn.Module):
   freeze_batch_norm: bool = True
 
   def setup(self):
-    cut = backbone(self.backbone)
+    cut = registry.backbone(self.backbone)
     if self.roi_op not in ("pool", "align"):
       raise ValueError(f"roi_op must be 'pool' or 'align', got {self.roi_op!r}")
     self.cut = cut
@@ -170,7 +131,7 @@ class FasterRCNN(nn.Module):
 
   @property
   def stride(self) -> int:
-    return backbone(self.backbone).stride
+    return registry.backbone(self.backbone).stride
 
   def features(self, images: jax.Array, train: bool = False) -> jax.Array:
     """The shared conv feature map [B, h, w, C]."""
