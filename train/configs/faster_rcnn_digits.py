@@ -7,8 +7,10 @@ The mnist config's model on 1,000 training / 200 test canvases of 64×64 with 1-
 digits of 12-28 px (the bundled digits are 8×8, upscaled), for the notebook, the tests
 and a first look.
 
-Measured (seed 0, 2026-12-01, 2-core CPU): VOC mAP@0.5 0.561 (COCO AP 0.254) on the 200
-test canvases in 2 min 3 s wall time. The blurred, upscaled 8×8 digits are harder to
+Measured (seed 0, 2026-12-07, 2-core CPU): VOC mAP@0.5 0.501 (COCO AP 0.227) on the 200
+test canvases in 1 min 38 s wall time, bit for bit the same run on the commit before the
+layout change (4da0b57) and after it. The 0.561 (COCO AP 0.254) measured on 2026-12-01
+predates later changes to NMS tiles and fc6 (not bisected). The blurred, upscaled 8×8 digits are harder to
 tell apart than MNIST's: the mnist config reaches 0.974.
 """
 from train.configs import faster_rcnn_mnist
