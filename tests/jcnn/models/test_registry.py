@@ -1,4 +1,5 @@
 """The registry and the LeNet family: names, parameter counts, shapes, errors."""
+import pathlib
 import subprocess
 import sys
 
@@ -35,11 +36,17 @@ def test_abstract_variables_have_the_shapes_of_a_real_init():
 
 def test_importing_the_package_imports_every_family_module():
   # A family module registers its models only once jcnn/models/__init__.py imports it.
-  code = ("import pkgutil, sys; from jcnn import models; "
+  # (The detectors' networks, faster_rcnn and sppnet, register nothing: they are
+  # imported where used, so `import jcnn.models` does not load jcnn.detection.)
+  code = ("import pathlib, pkgutil, sys; from jcnn import models; "
           "print(sorted(m.name for m in pkgutil.iter_modules(models.__path__) "
-          "if f'jcnn.models.{m.name}' not in sys.modules))")
+          "if 'register(' in (pathlib.Path(models.__path__[0]) / f'{m.name}.py').read_text() "
+          "and m.name != 'registry' and f'jcnn.models.{m.name}' not in sys.modules))")
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
   assert out.stdout.strip() == "[]"
+  families = [p.stem for p in pathlib.Path(models.__path__[0]).glob("*.py")
+              if "register(" in p.read_text() and p.stem != "registry"]
+  assert len(families) == 14  # alexnet ... vgg: every file that registers models
 
 
 def test_list_models_filters_by_pattern():
