@@ -24,9 +24,8 @@ from jcnn import detection, losses, models, parallel, runs
 from jcnn.detection import data as det_data
 from jcnn.evaluators.detection import DetectionEvaluator
 from jcnn.models import faster_rcnn
-from jcnn.models.convolutionalize import HEAD
 from jcnn.state import TrainState
-from jcnn.tasks import base, pretrained_run
+from jcnn.tasks import base, init_from
 
 # `--data KIND:PATH` sources that evaluate a run on another dataset with its classes.
 EXTERNAL_SOURCES = ("voc_dir", "coco_json", "yolo_dir")
@@ -147,7 +146,7 @@ class Detection(base.Task):
   def training(self, config: ml_collections.ConfigDict, mesh: Mesh,
                run=None) -> base.Training:
     train_split = self.load_split(config, config.train_split)
-    pretrained = (pretrained_run.load(config, train_split.channels) if config.init_from
+    pretrained = (init_from.load_checked(config, train_split.channels) if config.init_from
                   else None)
     info = dataset_info(config, train_split, pretrained)
     eval_split = self.load_split(config, config.eval_split)
@@ -163,7 +162,7 @@ class Detection(base.Task):
                                              epoch=epoch, start_batch=start, mesh=mesh),
         evaluators=(evaluator,), progress=("loss", "rpn_cls", "head_cls"),
         init_params=None if pretrained is None else (
-            lambda params: init_from(params, pretrained, config)))
+            lambda params: init_from.backbone_and_head(params, pretrained, config)))
 
   def load_split(self, config: ml_collections.ConfigDict,
                  split: str) -> det_data.DetectionSplit:
@@ -378,44 +377,3 @@ def _losses(model: faster_rcnn.FasterRCNN, images, batch, anchor_key, roi_key,
 def _binary_cross_entropy(logits, positive):
   """Sigmoid cross-entropy: py-faster-rcnn's 2-way softmax with a zero background logit."""
   return jnp.where(positive, jax.nn.softplus(-logits), jax.nn.softplus(logits))
-
-
-def init_from(params: dict, pretrained: dict, config: ml_collections.ConfigDict) -> dict:
-  """`params` with the backbone (and fc6/fc7 where the classifier has them) pretrained.
-
-  Every backbone parameter must exist in the classifier with the same shape; its own
-  classifier layers beyond the cut are not used.
-  """
-  source = pretrained["params"]
-  params = jax.tree.map(np.asarray, jax.device_get(params))
-
-  def take(tree, path):
-    for key in path:
-      if not isinstance(tree, dict) or key not in tree:
-        raise ValueError(f"config.init_from={config.init_from!r} has no parameter "
-                         f"{'/'.join(path)}")
-      tree = tree[key]
-    return tree
-
-  def copy(target, path, prefix=()):
-    out = {}
-    for key, value in target.items():
-      if isinstance(value, dict):
-        out[key] = copy(value, path, prefix + (key,))
-        continue
-      src = np.asarray(take(source, path + prefix + (key,)))
-      if src.shape != value.shape:
-        raise ValueError(f"config.init_from={config.init_from!r}: "
-                         f"{'/'.join(path + prefix + (key,))} is {src.shape}, the "
-                         f"detector's is {value.shape}")
-      out[key] = src.astype(value.dtype)
-    return out
-
-  new = dict(params)
-  new["body"] = copy(params["body"], ())
-  if models.backbone(config.model).head_from_model and not config.head:
-    head = dict(params["box_predictor"])
-    for layer in ("fc6", "fc7"):
-      head[layer] = copy(params["box_predictor"][layer], (HEAD, layer))
-    new["box_predictor"] = head
-  return new

@@ -8,7 +8,7 @@ import pytest
 
 from eval.commands import detect
 from jcnn import runs, tasks, training
-from jcnn.tasks import rcnn
+from jcnn.tasks import init_from, rcnn
 
 
 def _config(task="rcnn", **overrides):
@@ -82,7 +82,7 @@ def test_init_from_copies_every_layer_but_the_classifier(tmp_path):
   params = model.init(jax.random.PRNGKey(0), np.zeros((1, 32, 32, 1)))["params"]
   source = registry.create("lenet5", num_classes=10).init(
       jax.random.PRNGKey(1), np.zeros((1, 32, 32, 1)))["params"]
-  out = rcnn.init_from(params, {"params": source}, _config())
+  out = init_from.all_but_last_layer(params, {"params": source}, _config())
   np.testing.assert_array_equal(out["c1"]["kernel"], source["c1"]["kernel"])
   np.testing.assert_array_equal(out["output"]["kernel"], params["output"]["kernel"])
 

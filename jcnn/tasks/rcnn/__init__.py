@@ -5,8 +5,8 @@ resumes in the stage it was in:
 1. proposals (`proposals`): selective search on every image of the train and eval
    splits, cached in <workdir>/proposals/ (`jcnn.detection.proposal_cache`, resumed
    image by image); their recall at IoU 0.5 in <workdir>/proposals/recall.json;
-2. supervised pre-training (`pretraining`): `config.init_from`, a classification run of
-   the same model and input size (every layer but the classifier's last is copied);
+2. supervised pre-training: `config.init_from`, a classification run of the same model
+   and input size (every layer but the classifier's last is copied: `jcnn.tasks.init_from`);
 3. fine-tuning on warped windows through the shared loop (`task.RCNN.training`): N + 1
    classes, IoU >= 0.5 foreground, batches of 128 with 32 foreground (the checkpoints;
    evaluated by the windows' top-1);
@@ -23,10 +23,9 @@ order, `sppnet` the `SPPNet` variant (one conv pass per image instead of per win
 """
 from jcnn.tasks.rcnn.features import FeatureFn, largest_shape, padded_calls, stack_images
 from jcnn.tasks.rcnn.fields import shared_fields, validate_shared
-from jcnn.tasks.rcnn.pretraining import init_from
 from jcnn.tasks.rcnn.proposals import proposals
 from jcnn.tasks.rcnn.sppnet import SPPNet, geometry
 from jcnn.tasks.rcnn.task import RCNN
 
-__all__ = ["FeatureFn", "RCNN", "SPPNet", "geometry", "init_from", "largest_shape",
+__all__ = ["FeatureFn", "RCNN", "SPPNet", "geometry", "largest_shape",
            "padded_calls", "proposals", "shared_fields", "stack_images", "validate_shared"]

@@ -28,8 +28,8 @@ from jcnn.detection import data as det_data
 from jcnn.models import sppnet
 from jcnn.detection.data import regions
 from jcnn.models.features import run_to_feature
-from jcnn.tasks import base, detection, pretrained_run
-from jcnn.tasks.rcnn import pretraining
+from jcnn.tasks import base, detection
+from jcnn.tasks.init_from import all_but_last_layer, load_checked
 from jcnn.tasks.rcnn.features import largest_shape
 from jcnn.tasks.rcnn.fields import shared_fields, validate_shared
 from jcnn.tasks.rcnn.task import RCNN
@@ -103,11 +103,11 @@ class SPPNet(RCNN):
             "mean": mean, "std": std, "image_shape": largest_shape(split)}
 
   def pretrained(self, config, channels: int) -> dict:
-    return pretrained_run.load(config, channels)
+    return load_checked(config, channels)
 
   def init_from(self, params: dict, pretrained: dict, config) -> dict:
     """The conv layers from the classification run; the fc layers as initialised."""
-    return {**params, "body": pretraining.init_from(params["body"], pretrained, config)}
+    return {**params, "body": all_but_last_layer(params["body"], pretrained, config)}
 
 
 def geometry(config, image_shape) -> tuple[float, float]:

@@ -14,8 +14,9 @@ from jcnn.detection.data import regions
 from jcnn.evaluators.classification import ClassificationEvaluator
 from jcnn.evaluators.rcnn import RCNNEvaluator
 from jcnn.models.features import extract_features
-from jcnn.tasks import base, classification, detection, pretrained_run
-from jcnn.tasks.rcnn import pretraining, svms
+from jcnn.tasks import base, classification, detection
+from jcnn.tasks.init_from import all_but_last_layer, load_checked
+from jcnn.tasks.rcnn import svms
 from jcnn.tasks.rcnn.features import FeatureFn, stack_images
 from jcnn.tasks.rcnn.fields import shared_fields, validate_shared
 from jcnn.tasks.rcnn.proposals import proposals, save_recall
@@ -161,7 +162,7 @@ class RCNN(base.Task):
 
   def pretrained(self, config, channels: int) -> dict:
     """`config.init_from`'s weights, refused unless its input is one warped window."""
-    pretrained = pretrained_run.load(config, channels)
+    pretrained = load_checked(config, channels)
     shape = list(pretrained["info"]["image_shape"][:2])
     if shape != [config.warp_size, config.warp_size]:
       raise ValueError(f"config.init_from={config.init_from!r} was trained on {shape[0]}×"
@@ -170,8 +171,8 @@ class RCNN(base.Task):
     return pretrained
 
   def init_from(self, params: dict, pretrained: dict, config) -> dict:
-    """Every layer of the classification run but its last (`pretraining.init_from`)."""
-    return pretraining.init_from(params, pretrained, config)
+    """Every layer of the classification run but its last (stage 2)."""
+    return all_but_last_layer(params, pretrained, config)
 
   def evaluator(self, run: runs.Run, restored: base.Restored,
                 split: det_data.DetectionSplit, name: str = "eval") -> RCNNEvaluator:
