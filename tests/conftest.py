@@ -24,7 +24,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # resumed copy, a checkpoint restored by eval) compile once per suite run: XLA's
 # persistent cache, in a fresh folder that the xdist workers (started after
 # pytest_configure, with its environment) share and the controller removes at the end.
-# tests/train/test_faster_rcnn.py alone: 151 -> 114 s.
+# tests/jcnn/tasks/test_detection_task.py alone: 151 -> 114 s.
 _CACHE_FOLDER = pytest.StashKey[str]()
 
 
