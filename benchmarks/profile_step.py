@@ -6,8 +6,10 @@
 Profiles a few steps with the JAX profiler (XLA:CPU traces each thunk), reads which HLO
 instruction each thunk ran, and sorts the instructions into: convolution forward /
 input-gradient / weight-gradient, convolutions run as banded GEMMs
-(jcnn.kernels.banded, forward and backward), layout transposes, batch norm, dense
-layers, optimizer, and element-wise/other. Prints one JSON line per category (thread-ms per
+(jcnn.kernels.banded, forward and backward), layout transposes, pooling (reduce-window
+and XLA's select-and-scatter gradient; jcnn's tiled max-pool gradient is element-wise
+work and counts there), concatenation (Inception's branches), batch norm, dense layers,
+optimizer, and element-wise/other. Prints one JSON line per category (thread-ms per
 step summed over the CPU threads, share of the total) and a Markdown table.
 """
 import argparse
@@ -30,16 +32,14 @@ import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 from jax._src.lib import _profile_data  # noqa: E402
 
-from jcnn import models, parallel, precision  # noqa: E402
-from jcnn import state as state_lib  # noqa: E402
 from benchmarks.train_step import cifar_resnet  # noqa: E402
-from jcnn import tasks  # noqa: E402
+from jcnn import models, parallel, precision, tasks, training  # noqa: E402
+from jcnn import state as state_lib  # noqa: E402
 from jcnn.tasks import classification  # noqa: E402
-from jcnn import training  # noqa: E402
 
 CATEGORIES = ("conv forward", "conv input-gradient", "conv weight-gradient",
-              "conv as banded GEMMs", "layout transposes", "batch norm", "dense layers", "optimizer",
-              "element-wise/other")
+              "conv as banded GEMMs", "layout transposes", "pooling", "concatenation",
+              "batch norm", "dense layers", "optimizer", "element-wise/other")
 _OP_NAME = re.compile(r'op_name="([^"]*)"')
 _CALLS = re.compile(r"calls=%?([\w.\-]+)")
 _SHAPE = re.compile(r"^\s*(?:ROOT )?%?[\w.\-]+ = \w+\[([\d,]*)\]")
@@ -65,6 +65,16 @@ def _body(line: str, comps: dict) -> list[str]:
     for inner in comps.get(called, []):
       lines.extend(_body(inner, comps))
   return lines
+
+
+def _root_opcode(line: str, comps: dict) -> str:
+  """The opcode an instruction computes: its own, or its fused computation's root's."""
+  called = _CALLS.findall(line)
+  if " fusion(" in line and called:
+    root = next((l for l in comps.get(called[0], []) if l.lstrip().startswith("ROOT")), "")
+    line = root or line
+  opcode = re.search(r"\} (\w[\w-]*)\(|= \w+\[[\d,]*\] (\w[\w-]*)\(", line)
+  return next((g for g in opcode.groups() if g), "") if opcode else ""
 
 
 def classify(line: str, comps: dict, entry: dict, kernel_shapes: set,
@@ -98,6 +108,10 @@ def classify(line: str, comps: dict, entry: dict, kernel_shapes: set,
   if re.search(r"= \w+\[[\d,]*\]\{[\d,]*\} transpose\(", text) or line.split("=")[0].strip(
       ).lstrip("%").startswith("transpose"):
     return "layout transposes"
+  if " reduce-window(" in text or " select-and-scatter(" in text:
+    return "pooling"
+  if _root_opcode(line, comps) == "concatenate":
+    return "concatenation"
   if re.search(r"/(bn\w*|BatchNorm\w*|\w*norm\w*)/", names, re.IGNORECASE):
     return "batch norm"
   if names and "jvp(" not in names:
@@ -146,14 +160,15 @@ def main(argv=None):
   category = {name: classify(line, comps, entry, kernel_shapes, conv_modules)
               for name, line in entry.items()}
 
+  guard = training.new_guard(mesh)
   for _ in range(3):
-    state, metrics = compiled(state, batch)
+    state, metrics, guard = compiled(state, batch, guard)
   jax.block_until_ready(metrics)
   with tempfile.TemporaryDirectory() as trace_dir:
     jax.profiler.start_trace(trace_dir)
     start = time.perf_counter()
     for _ in range(args.steps):
-      state, metrics = compiled(state, batch)
+      state, metrics, guard = compiled(state, batch, guard)
       jax.block_until_ready(metrics)
     wall = (time.perf_counter() - start) / args.steps
     jax.profiler.stop_trace()

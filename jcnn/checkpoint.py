@@ -22,6 +22,16 @@ class CheckpointError(RuntimeError):
   """A checkpoint is missing, truncated or unreadable."""
 
 
+class CheckpointReadError(OSError):
+  """Reading a checkpoint failed in a way that may pass (an I/O error, a storage service
+  unavailable or timing out): nothing is said of the checkpoint; try again."""
+
+
+# tensorstore's status codes for failures of the storage rather than of the files.
+_TRANSIENT_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "PERMISSION_DENIED",
+                    "RESOURCE_EXHAUSTED", "ABORTED", "CANCELLED")
+
+
 def make_manager(directory: str | pathlib.Path, *, keep: int = 3, best_metric: str | None = None,
                  best_mode: str = "max", read_only: bool = False) -> ocp.CheckpointManager:
   """A CheckpointManager keeping the last `keep` checkpoints and the best one.
@@ -90,14 +100,21 @@ def _resolve_step(manager: ocp.CheckpointManager, step: int | None) -> int:
 
 
 def _restore(manager: ocp.CheckpointManager, step: int, **items: Any) -> Any:
+  """Raises CheckpointReadError where the reading failed (it may pass), CheckpointError
+  where the files are damaged (a missing file inside the checkpoint included)."""
   try:
     return manager.restore(step, args=ocp.args.Composite(
         **{k: ocp.args.StandardRestore(v) for k, v in items.items()}))
   except Exception as e:  # orbax/tensorstore raise many types for damaged files
     path = pathlib.Path(manager.directory) / str(step)
     reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-    raise CheckpointError(f"checkpoint {path} is truncated or corrupt "
-                          f"({type(e).__name__}: {reason[:300]})") from e
+    detail = f"{type(e).__name__}: {reason[:300]}"
+    transient = (isinstance(e, OSError) and not isinstance(e, FileNotFoundError)
+                 or any(code in reason for code in _TRANSIENT_CODES))
+    if transient:
+      raise CheckpointReadError(f"could not read checkpoint {path} ({detail}); it is left "
+                                f"as it is: run the same command again") from e
+    raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({detail})") from e
 
 
 def restore_state(manager: ocp.CheckpointManager, target: TrainState,

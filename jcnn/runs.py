@@ -299,11 +299,13 @@ class Run:
   def resume(self, target):
     """The newest readable checkpoint restored into `target`, or `target` if none exist.
 
-    Checkpoints newer than it that cannot be read (truncated, corrupt) are moved to
-    `corrupt/`, with a warning naming each; none is deleted.
+    Checkpoints newer than it that are damaged (truncated, corrupt) are moved to
+    `corrupt/`, with a warning naming each; none is deleted. A read that fails in a way
+    that may pass (an I/O error) moves nothing: it is raised.
 
     Raises:
       checkpoint.CheckpointError: checkpoints exist but none is readable.
+      checkpoint.CheckpointReadError: reading failed and may succeed on a retry.
     """
     manager = self._writer()
     steps = sorted(manager.all_steps(), reverse=True)

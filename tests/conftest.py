@@ -1,7 +1,8 @@
 """Shared fixtures: where the real datasets live; one OpenMP thread per xdist worker.
 
-Tests that need `../shared/data` ask for the `shared_data` fixture. Outside CI they are
-skipped with the reason when the folder is missing; with `CI` set, a missing folder fails.
+Tests that need `../shared/data` ask for the `shared_data` fixture, which marks them
+`data` (so `-m "not data"` leaves out exactly them). Outside CI they are skipped with
+the reason when the folder is missing; with `CI` set, a missing folder fails.
 """
 import os
 import pathlib
@@ -48,6 +49,12 @@ def shared_data_dir() -> pathlib.Path | None:
   """The real-data folder: $JCNN_DATA_DIR, else ../shared/data beside the repo."""
   path = pathlib.Path(os.environ.get("JCNN_DATA_DIR", _DEFAULT))
   return path if path.is_dir() else None
+
+
+def pytest_collection_modifyitems(config, items):
+  for item in items:
+    if "shared_data" in getattr(item, "fixturenames", ()):
+      item.add_marker(pytest.mark.data)
 
 
 @pytest.fixture(scope="session")

@@ -38,10 +38,14 @@ def test_bfloat16_really_computes_in_bfloat16():
 def test_training_in_bfloat16_keeps_float32_parameters_and_learns(tmp_path):
   from eval import score
   from jcnn import runs, tasks, training
-  config = tiny_config(dtype="bfloat16", num_epochs=2)
-  results = training.train_and_evaluate(config, str(tmp_path))
-  assert results["top1"] > 0.8  # chance is 0.1; float32 reaches ~0.95 in this budget
-  run = runs.Run.open(tmp_path)
+  results = training.train_and_evaluate(tiny_config(dtype="bfloat16", num_epochs=2),
+                                        str(tmp_path / "bf16"))
+  # The same config in float32: bfloat16 (8 significant bits in the products) may cost a
+  # little accuracy, not the run.
+  float32 = training.train_and_evaluate(tiny_config(num_epochs=2), str(tmp_path / "f32"))
+  assert float32["top1"] > 0.8  # chance is 0.1
+  assert abs(results["top1"] - float32["top1"]) <= 0.03
+  run = runs.Run.open(tmp_path / "bf16")
   restored = tasks.restore(run)
   assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(restored.variables["params"]))
   assert score.score(run, split="test")["top1"] == pytest.approx(results["top1"])

@@ -1,9 +1,11 @@
 """The run folder: one writer at a time, readers that never write, a strict metrics log."""
+import errno
 import json
 import os
 import subprocess
 import sys
 
+import jax
 import pytest
 
 from jcnn import runs, tasks
@@ -107,3 +109,29 @@ def test_unknown_task_and_foreign_fields_are_named():
   with pytest.raises(ValueError, match="config.anchor_sizes is not a known field, not of task "
                                        "'classification'"):
     tasks.validate(config)
+
+
+@pytest.mark.parametrize("error", [
+    OSError(errno.EIO, "Input/output error"),
+    ValueError("UNAVAILABLE: Error reading local file (tensorstore, an NFS hiccup)"),
+])
+def test_a_read_error_that_may_pass_moves_no_checkpoint(tmp_path, monkeypatch, error):
+  import optax
+  import orbax.checkpoint as ocp
+  from jcnn import checkpoint, models
+  from jcnn import state as state_lib
+  state = state_lib.create(models.create("lenet5"), optax.sgd(0.1),
+                           rng=jax.random.PRNGKey(0), input_shape=(32, 32, 1))
+  with runs.Run.create(tmp_path, tiny_config()) as run:
+    run.save(state.replace(step=1))
+    run.save(state.replace(step=2))
+
+  def flaky(*args, **kwargs):
+    raise error
+
+  monkeypatch.setattr(ocp.CheckpointManager, "restore", flaky)
+  with runs.Run.create(tmp_path, tiny_config()) as run:
+    with pytest.raises(checkpoint.CheckpointReadError, match="checkpoints/2 .* run the same"):
+      run.resume(state)
+  assert runs.Run.open(tmp_path).steps() == [1, 2]
+  assert not (tmp_path / runs.CORRUPT_DIR).exists()
