@@ -1,22 +1,8 @@
-"""The configs keep the promises in their docstrings (on real data)."""
+"""The configs that keep their docstrings' promises too slowly for the accuracy suite
+(tests/accuracy/, run by .ci/run on every landing): `-m slow`."""
 import pytest
 
 from jcnn import training
-from train.configs import default, lenet5_mnist
-
-
-def test_default_reaches_97_percent_on_digits(tmp_path):
-  results = training.train_and_evaluate(default.get_config(), str(tmp_path))
-  assert results["num_examples"] == 450
-  assert results["top1"] >= 0.97
-
-
-@pytest.mark.slow
-def test_lenet5_reaches_99_percent_on_mnist(tmp_path, shared_data, monkeypatch):
-  monkeypatch.setenv("JCNN_DATA_DIR", str(shared_data))
-  results = training.train_and_evaluate(lenet5_mnist.get_config(), str(tmp_path))
-  assert results["num_examples"] == 10_000
-  assert results["top1"] >= 0.99
 
 
 @pytest.mark.slow
