@@ -7,6 +7,7 @@ from PIL import Image
 
 from eval import score
 from jcnn import data, runs, tasks
+from jcnn.data.images import UNREADABLE
 
 
 def read_images(paths: list[str], size: tuple[int, int], channels: int) -> np.ndarray:
@@ -18,7 +19,7 @@ def read_images(paths: list[str], size: tuple[int, int], channels: int) -> np.nd
       with Image.open(path) as image:
         image = image.convert(mode).resize(size[::-1], Image.BILINEAR)
         images.append(np.asarray(image, np.uint8).reshape(*size, channels))
-    except (OSError, ValueError) as e:  # PIL raises both for unreadable files
+    except UNREADABLE as e:
       raise ValueError(f"cannot read image {path}: {e}") from None
   return np.stack(images)
 

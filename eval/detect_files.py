@@ -6,6 +6,7 @@ from PIL import Image
 
 from eval import outputs, score
 from jcnn import detection
+from jcnn.data.images import UNREADABLE
 
 
 def read_image(path: str | pathlib.Path, channels: int) -> np.ndarray:
@@ -13,7 +14,7 @@ def read_image(path: str | pathlib.Path, channels: int) -> np.ndarray:
   try:
     with Image.open(path) as image:
       array = np.asarray(image.convert("L" if channels == 1 else "RGB"), np.uint8)
-  except (OSError, ValueError) as e:  # PIL raises both for unreadable files
+  except UNREADABLE as e:
     raise ValueError(f"cannot read image {path}: {e}") from None
   return array.reshape(*array.shape[:2], channels)
 

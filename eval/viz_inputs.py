@@ -8,6 +8,7 @@ from PIL import Image
 
 from eval import classify_files
 from jcnn import data, runs, tasks
+from jcnn.data.images import UNREADABLE
 
 
 @dataclasses.dataclass
@@ -57,7 +58,7 @@ def from_files(run: runs.Run, paths: list[str]) -> Inputs:
     try:
       with Image.open(path) as image:
         own = (image.height, image.width)
-    except (OSError, ValueError) as e:
+    except UNREADABLE as e:
       raise ValueError(f"cannot read image {path}: {e}") from None
     if own != tuple(size):
       notes.append(f"{path}: resized from {own[0]}x{own[1]} to {size[0]}x{size[1]}, the "

@@ -26,6 +26,22 @@ def run_program(module: str, *args: str, env: dict | None = None, timeout: float
                         capture_output=True, text=True, timeout=timeout)
 
 
+def write_png_bomb(path: pathlib.Path, side: int = 20_000) -> pathlib.Path:
+  """A 65-byte PNG declaring side² 1-bit pixels: Pillow refuses to open it (a
+  decompression bomb beyond twice `PIL.Image.MAX_IMAGE_PIXELS`)."""
+  import struct
+  import zlib
+
+  def chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+  header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+  path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                   + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+  return path
+
+
 def eval_json(capsys, *argv) -> dict:
   """Runs `python -m eval ARGV` in-process; its stdout must be exactly one JSON object."""
   import json

@@ -14,6 +14,7 @@ import zipfile
 import numpy as np
 from PIL import Image
 
+from jcnn.data.images import UNREADABLE
 from jcnn.data.split import Split
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".pgm", ".tif",
@@ -94,7 +95,7 @@ def _decode_chunk(files: list[pathlib.Path]) -> list[np.ndarray]:
     try:
       with Image.open(file) as image:
         out.append(np.asarray(image.convert("L" if image.mode in _GRAYSCALE_MODES else "RGB")))
-    except (OSError, ValueError, SyntaxError) as e:  # What Pillow raises for corrupt files.
+    except UNREADABLE as e:
       raise ValueError(f"cannot decode image {file}: {e}") from e
   return out
 

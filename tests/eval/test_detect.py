@@ -10,7 +10,7 @@ import pytest
 from eval import __main__ as eval_main
 from eval.commands import detect
 from jcnn import runs, tasks
-from tests.helpers import eval_error
+from tests.helpers import eval_error, write_png_bomb
 
 INFO = {"class_names": ["zero", "one"], "channels": 1, "mean": [0.1], "std": [0.3],
         "min_size": 128, "max_size": 128, "image_shape": [128, 128, 1]}
@@ -64,6 +64,10 @@ def test_predict_on_a_detection_run_refuses_an_unreadable_image(detection_folder
   err = eval_error(capsys, "predict", "--workdir", str(detection_folder), "--output",
                str(tmp_path / "out"), str(bad))
   assert err == f"error: cannot read image {bad}: cannot identify image file '{bad}'"
+  bomb = write_png_bomb(tmp_path / "bomb.png")
+  err = eval_error(capsys, "predict", "--workdir", str(detection_folder), "--output",
+                   str(tmp_path / "out"), str(bomb))
+  assert err.startswith(f"error: cannot read image {bomb}:") and "decompression bomb" in err
 
 
 def test_predict_never_writes_into_the_run(detection_folder, tmp_path, capsys):

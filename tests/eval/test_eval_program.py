@@ -8,7 +8,7 @@ from PIL import Image
 
 from eval import __main__ as eval_main
 from jcnn import checkpoint, runs, training
-from tests.helpers import eval_error, eval_json, run_program, tiny_config
+from tests.helpers import eval_error, eval_json, run_program, tiny_config, write_png_bomb
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,10 @@ def test_unreadable_image(run, tmp_path, capsys):
   bad = tmp_path / "bad.png"
   bad.write_bytes(b"not a png")
   assert "cannot read image" in eval_error(capsys, "predict", "--workdir", str(workdir), str(bad))
+  bomb = write_png_bomb(tmp_path / "bomb.png")
+  err = eval_error(capsys, "predict", "--workdir", str(workdir), str(bomb))
+  assert err.startswith(f"error: cannot read image {bomb}: Image size (400000000 pixels) "
+                        "exceeds limit") and "decompression bomb" in err
 
 
 def test_corrupt_latest_checkpoint_is_moved_aside_and_the_previous_used(run, tmp_path, capsys):

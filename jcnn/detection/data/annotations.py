@@ -26,6 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from jcnn.data.images import UNREADABLE
+
 VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
                "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person",
                "pottedplant", "sheep", "sofa", "train", "tvmonitor")
@@ -158,8 +160,11 @@ def read_yolo_txt(label_path: str | pathlib.Path | None, image_path: str | pathl
   Returns:
     A record (see the module docstring).
   """
-  with Image.open(image_path) as image:
-    width, height = image.size
+  try:
+    with Image.open(image_path) as image:
+      width, height = image.size
+  except UNREADABLE as e:
+    raise ValueError(f"cannot decode image {image_path}: {e}") from None
   rows = np.zeros((0, 5))
   if label_path is not None and pathlib.Path(label_path).exists():
     text = pathlib.Path(label_path).read_text().split()

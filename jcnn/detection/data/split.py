@@ -5,6 +5,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from jcnn.data.images import UNREADABLE
+
 # Annotation tools write edges as 0- or 1-based pixel numbers and round; a box this far
 # outside its image is a rounding, beyond it a mistake.
 BOX_TOLERANCE = 1.0
@@ -46,8 +48,11 @@ class DetectionSplit:
       image = np.asarray(record["image"])
       image = image[..., None] if image.ndim == 2 else image
     else:
-      with Image.open(record["image_path"]) as file:
-        image = np.asarray(file.convert("RGB" if self.channels == 3 else "L"))
+      try:
+        with Image.open(record["image_path"]) as file:
+          image = np.asarray(file.convert("RGB" if self.channels == 3 else "L"))
+      except UNREADABLE as e:
+        raise ValueError(f"cannot decode image {record['image_path']}: {e}") from None
       image = image[..., None] if image.ndim == 2 else image
     if image.shape[:2] != (record["height"], record["width"]):
       raise ValueError(f"{record['image_path']}: the image is {image.shape[1]}x"

@@ -10,6 +10,7 @@ from PIL import Image
 
 from jcnn import data
 from jcnn.data import image_folder
+from tests.helpers import write_png_bomb
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                    "ship", "truck")
@@ -103,6 +104,13 @@ def test_grayscale_folder_gives_one_channel_and_mixed_gives_rgb(tmp_path):
 def test_corrupt_image_is_named(folder, tmp_path):
   (folder / "train" / "dog" / "0005.jpg").write_bytes(b"not a jpeg at all")
   with pytest.raises(ValueError, match=r"dog/0005\.jpg"):
+    _load(folder, "train", tmp_path / "cache")
+
+
+def test_a_decompression_bomb_is_refused_and_named(folder, tmp_path):
+  write_png_bomb(folder / "train" / "dog" / "0005.png")
+  with pytest.raises(ValueError, match=r"cannot decode image .*dog/0005\.png: Image size "
+                     r"\(400000000 pixels\) exceeds limit"):
     _load(folder, "train", tmp_path / "cache")
 
 

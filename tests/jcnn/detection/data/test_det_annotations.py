@@ -76,3 +76,17 @@ def test_read_yolo_txt(tmp_path):
 def test_tfds_without_prepared_data_says_it_needs_the_internet(tmp_path):
   with pytest.raises(FileNotFoundError, match="internet"):
     next(detection.load_tfds("voc/2007", "test", data_dir=tmp_path))
+
+
+def test_a_decompression_bomb_is_refused_by_name_when_read_or_sized(tmp_path):
+  from jcnn.detection import data as det_data
+  from tests.helpers import write_png_bomb
+  bomb = write_png_bomb(tmp_path / "bomb.png")
+  with pytest.raises(ValueError, match=r"cannot decode image .*bomb\.png: Image size"):
+    detection.read_yolo_txt(None, bomb, ("x",))
+  split = det_data.DetectionSplit(
+      class_names=("x",), channels=3,
+      records=[{"image_path": str(bomb), "width": 20_000, "height": 20_000,
+                "boxes": np.zeros((0, 4), np.float32), "labels": np.zeros(0, np.int32)}])
+  with pytest.raises(ValueError, match=r"cannot decode image .*bomb\.png: Image size"):
+    split.image(0)
