@@ -23,8 +23,9 @@ class CheckpointError(RuntimeError):
 
 
 class CheckpointReadError(OSError):
-  """Reading a checkpoint failed in a way that may pass (an I/O error, a storage service
-  unavailable or timing out): nothing is said of the checkpoint; try again."""
+  """Reading a checkpoint failed in a way that may pass (an I/O or permission error, a
+  storage service unavailable or timing out, memory running out): nothing is said of
+  the checkpoint; try again."""
 
 
 # tensorstore's status codes for failures of the storage rather than of the files.
@@ -109,7 +110,8 @@ def _restore(manager: ocp.CheckpointManager, step: int, **items: Any) -> Any:
     path = pathlib.Path(manager.directory) / str(step)
     reason = str(e).splitlines()[0] if str(e) else type(e).__name__
     detail = f"{type(e).__name__}: {reason[:300]}"
-    transient = (isinstance(e, OSError) and not isinstance(e, FileNotFoundError)
+    transient = (isinstance(e, MemoryError)
+                 or isinstance(e, OSError) and not isinstance(e, FileNotFoundError)
                  or any(code in reason for code in _TRANSIENT_CODES))
     if transient:
       raise CheckpointReadError(f"could not read checkpoint {path} ({detail}); it is left "

@@ -113,6 +113,8 @@ def test_unknown_task_and_foreign_fields_are_named():
 
 @pytest.mark.parametrize("error", [
     OSError(errno.EIO, "Input/output error"),
+    PermissionError(errno.EACCES, "Permission denied"),
+    MemoryError("out of memory while reading"),
     ValueError("UNAVAILABLE: Error reading local file (tensorstore, an NFS hiccup)"),
 ])
 def test_a_read_error_that_may_pass_moves_no_checkpoint(tmp_path, monkeypatch, error):
