@@ -128,9 +128,14 @@ def test_a_read_error_that_may_pass_moves_no_checkpoint(tmp_path, monkeypatch, e
     run.save(state.replace(step=1))
     run.save(state.replace(step=2))
 
-  def flaky(*args, **kwargs):
-    raise error
+  restore = ocp.CheckpointManager.restore
 
+  def flaky(self, step, *args, **kwargs):  # the newest fails to read, the older would not
+    if step == 2:
+      raise error
+    return restore(self, step, *args, **kwargs)
+
+  # Taken for damage, the error would move step 2 to corrupt/ and resume from step 1.
   monkeypatch.setattr(ocp.CheckpointManager, "restore", flaky)
   with runs.Run.create(tmp_path, tiny_config()) as run:
     with pytest.raises(checkpoint.CheckpointReadError, match="checkpoints/2 .* run the same"):
