@@ -56,7 +56,10 @@ def make_manager(directory: str | pathlib.Path, *, keep: int = 3, best_metric: s
         n=1, keep_checkpoints_without_metrics=False))
   options = ocp.CheckpointManagerOptions(
       preservation_policy=policies.AnyPreservationPolicy(keep_policies),
-      enable_async_checkpointing=False, create=not read_only, read_only=read_only)
+      enable_async_checkpointing=False, create=not read_only, read_only=read_only,
+      # A save cut short (a killed process, a full disk) leaves a temporary folder;
+      # a writer starting in the folder removes it (runs.Run warns first).
+      cleanup_tmp_directories=not read_only)
   if not read_only:
     return ocp.CheckpointManager(directory, item_names=("model", "train"), options=options)
   # Orbax warns, for every read-only manager, that it will not save: true and useless.
@@ -152,6 +155,14 @@ def restore_variables(directory: str | pathlib.Path, target: dict,
   if item.get("batch_stats"):
     variables["batch_stats"] = item["batch_stats"]
   return step, variables
+
+
+def unfinished_saves(directory: str | pathlib.Path) -> list[pathlib.Path]:
+  """Temporary folders of saves that never finished in `directory` (orbax's atomic
+  saves write under a temporary name and rename when complete)."""
+  directory = pathlib.Path(directory)
+  return sorted(directory.glob(f"*{ocp.path.atomicity_types.TMP_DIR_SUFFIX}*")) \
+      if directory.is_dir() else []
 
 
 def all_steps(directory: str | pathlib.Path) -> list[int]:

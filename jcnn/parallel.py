@@ -10,6 +10,7 @@ process, so what a run sees does not depend on how many processes share it.
 """
 import functools
 import hashlib
+import re
 import socket
 import time
 
@@ -21,6 +22,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 DATA_AXIS = "data"
 # How long a process waits for the coordinator and the others to join before giving up.
 DEFAULT_TIMEOUT_S = 120
+DEFAULT_PEER_TIMEOUT_S = 30
+# How a peer's death first shows in a collective or a barrier (gloo, the coordination service).
+_PEER_FAILURE = re.compile(r"Gloo|Connection reset|Connection closed|Socket closed|UNAVAILABLE|"
+                           r"heartbeat|Barrier failed|DEADLINE_EXCEEDED")
 
 
 def make_mesh(num_devices: int | None = None) -> Mesh:
@@ -102,13 +107,16 @@ def put_batch(batch: dict, mesh: Mesh) -> dict:
 
 # The process group.
 def initialize(coordinator: str | None = None, num_processes: int | None = None,
-               process_id: int | None = None, timeout_s: int = DEFAULT_TIMEOUT_S) -> bool:
+               process_id: int | None = None, timeout_s: int = DEFAULT_TIMEOUT_S,
+               peer_timeout_s: int = DEFAULT_PEER_TIMEOUT_S) -> bool:
   """Joins a jax.distributed process group; returns whether there is one.
 
   With `coordinator` ("host:port", served by process 0), `num_processes` and
   `process_id` given, those; without them, JAX's own detection of a SLURM, Open MPI,
   Kubernetes or Cloud TPU cluster; with neither, nothing (one process). On the CPU the
   processes talk through gloo. Must run before anything else touches a JAX backend.
+  A process silent for `peer_timeout_s` seconds counts as lost: JAX then ends the others
+  (see jcnn.supervisor).
 
   Raises:
     ValueError: an incomplete or impossible set of values, or a coordinator that
@@ -125,12 +133,13 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
       raise ValueError(f"--process_id={process_id} is out of range for "
                        f"--num_processes={num_processes} (0 to {num_processes - 1})")
     _check_coordinator(coordinator, process_id == 0, timeout_s)
-  elif not _cluster_detected():
+  elif not cluster_detected():
     return False
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
   try:
     jax.distributed.initialize(coordinator, num_processes, process_id,
-                               initialization_timeout=timeout_s)
+                               initialization_timeout=timeout_s,
+                               heartbeat_timeout_seconds=peer_timeout_s)
   except Exception as e:  # jaxlib raises its own XlaRuntimeError, with a long trace
     reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     where = coordinator or "the detected cluster"
@@ -170,11 +179,23 @@ def _check_coordinator(coordinator: str, serves: bool, timeout_s: float) -> None
       time.sleep(0.2)
 
 
-def _cluster_detected() -> bool:
+def cluster_detected() -> bool:
   """Whether JAX's cluster detection would find a process group in the environment."""
   from jax._src import clusters  # JAX's own list of cluster environments
   return any(c.is_env_present() for c in clusters.ClusterEnv._cluster_types
              if c.__name__ != "Mpi4pyCluster")  # mpi4py is opt-in, as in JAX
+
+
+def await_lost_peer(error: BaseException, peer_timeout_s: int) -> None:
+  """After `error` in a group, waits for JAX to confirm that a peer was lost.
+
+  A dead peer shows first as a failed collective ("Connection reset by peer"); JAX's
+  coordination service ends this process once the heartbeat timeout has passed, and
+  the supervisor names the lost process. Returns at once for other errors, and after
+  the wait if nothing ended the process, so the error is reported as it is.
+  """
+  if jax.process_count() > 1 and _PEER_FAILURE.search(str(error)):
+    time.sleep(peer_timeout_s + 15)
 
 
 def is_primary() -> bool:

@@ -194,8 +194,8 @@ class Run:
     except FileNotFoundError:
       raise FileNotFoundError(f"{self.workdir} is not a complete jcnn run: {path} is missing"
                               ) from None
-    except json.JSONDecodeError as e:
-      raise ValueError(f"{path} is unreadable ({e})") from None
+    except (ValueError, RecursionError) as e:  # not JSON, not UTF-8, nested too deep
+      raise ValueError(f"{path} is unreadable ({type(e).__name__}: {e})") from None
 
   @property
   def config(self) -> ml_collections.ConfigDict:
@@ -229,8 +229,8 @@ class Run:
         continue
       try:
         record = json.loads(line)
-      except json.JSONDecodeError as e:
-        raise ValueError(f"{path}:{number} is not JSON ({e})") from None
+      except (json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{path}:{number} is not JSON ({type(e).__name__}: {e})") from None
       if split is None or record.get("split") == split:
         records.append(record)
     return records
@@ -287,6 +287,10 @@ class Run:
     if self._manager is None:
       self._check_writable()
       c = self.config
+      for folder in checkpoint.unfinished_saves(self.checkpoint_dir):
+        if parallel.is_primary():
+          warnings.warn(f"removing {folder}, a checkpoint whose save never finished "
+                        f"(the process was stopped while saving)", stacklevel=3)
       self._manager = checkpoint.make_manager(
           self.checkpoint_dir, keep=c.keep_checkpoints, best_metric=c.best_metric,
           best_mode=c.best_mode)

@@ -14,9 +14,14 @@ Several processes (one per host, or several on one machine) train one run togeth
 with --coordinator, --num_processes and --process_id (README "Many devices and many
 hosts"); process 0 writes the logs and shows the progress.
 
+In a group each process trains in a child process it supervises (jcnn/supervisor.py):
+when another process of the group dies, every survivor stops within --peer_timeout
+seconds with one line naming the lost process and the last good checkpoint.
+
 Exit status: 0 done; 2 bad config, workdir in use, unreadable data or checkpoints;
-3 stopped after config.max_nonfinite_steps non-finite steps in a row; 130 / 143
-interrupted by SIGINT / SIGTERM (checkpoint saved).
+3 stopped after config.max_nonfinite_steps non-finite steps in a row; 75 a process of
+the group was lost (start the whole group again to resume); 130 / 143 interrupted by
+SIGINT / SIGTERM (checkpoint saved).
 
 Examples:
   python -m train
@@ -55,6 +60,9 @@ _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's rank, 0 t
                                    "num_processes - 1; process 0 writes the run's files.")
 _JOIN_TIMEOUT = flags.DEFINE_integer(
     "join_timeout", 120, "Seconds to wait for the coordinator and the other processes.")
+_PEER_TIMEOUT = flags.DEFINE_integer(
+    "peer_timeout", 30, "In a group: seconds without a heartbeat after which a process "
+    "counts as lost and the others stop (exit status 75).")
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Run folder for checkpoints, logs and the resolved config "
     "(default: runs/<config.name>). An existing run there is resumed.")
@@ -63,21 +71,28 @@ _WORKDIR = flags.DEFINE_string(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  from jcnn import runtime  # after flag parsing, so --help stays fast
-  runtime.quiet(verbose=flags.FLAGS["verbosity"].present)
+  from jcnn import supervisor
+  verbose = flags.FLAGS["verbosity"].present
   config = _CONFIG.value
+  workdir = _WORKDIR.value or str(pathlib.Path("runs") / config.name)
+  if supervisor.is_child():
+    supervisor.become_child()
+  elif _in_a_group():
+    sys.exit(supervisor.supervise("train", sys.argv[1:], workdir, _PROCESS_ID.value, verbose))
+  from jcnn import runtime  # after flag parsing, so --help stays fast
+  runtime.quiet(verbose=verbose)
   runtime.configure(cpu_flags=config.xla_cpu_flags)  # before anything compiles
   from jcnn import checkpoint, parallel, runs
   from jcnn import training
-  workdir = _WORKDIR.value or str(pathlib.Path("runs") / config.name)
   try:
     parallel.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
-                        _JOIN_TIMEOUT.value)
+                        _JOIN_TIMEOUT.value, _PEER_TIMEOUT.value)
     if _STUDY.value or _SWEEP.value:
       _train_study(config, workdir)
       return
     results = training.train_and_evaluate(config, workdir)
   except (ValueError, OSError, checkpoint.CheckpointError, runs.RunInUse) as e:
+    parallel.await_lost_peer(e, _PEER_TIMEOUT.value)
     _exit(2, f"error: {e}")
   except training.NonFiniteError as e:
     _exit(3, f"error: {e}")
@@ -85,8 +100,19 @@ def main(argv):
     _exit(128 + e.signum, str(e))
   except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled
     _exit(130, "interrupted")
+  except Exception as e:  # in a group, a collective that failed because a peer died
+    parallel.await_lost_peer(e, _PEER_TIMEOUT.value)
+    raise
   if parallel.is_primary():
     print(json.dumps({"workdir": workdir, **results}))
+
+
+def _in_a_group() -> bool:
+  """Whether this process is one of a jax.distributed group (flags or a cluster)."""
+  if any(f.value is not None for f in (_COORDINATOR, _NUM_PROCESSES, _PROCESS_ID)):
+    return True
+  from jcnn import parallel
+  return parallel.cluster_detected()
 
 
 def _train_study(config, workdir: str) -> None:

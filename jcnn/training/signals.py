@@ -1,6 +1,7 @@
 """Preemption: SIGTERM or SIGINT saves a checkpoint at the current step, then stops."""
 import signal
 import threading
+import time
 
 import jax
 
@@ -19,18 +20,23 @@ class Preempted(Exception):
 class StopSignals:
   """Records SIGTERM / SIGINT instead of dying, so the loop can checkpoint first.
 
-  A second signal while the first is being handled stops at once (KeyboardInterrupt).
+  A second signal while the first is being handled stops at once (KeyboardInterrupt),
+  except the same signal within a second: a scheduler that signals every process of a
+  job reaches a supervised trainer both directly and through its supervisor.
   Outside the main thread (a notebook's worker, a test thread) nothing is installed.
   """
 
   def __init__(self):
     self.signum = None
+    self._received_at = None
     self._previous = {}
 
   def _handle(self, signum, frame):
     if self.signum is not None:
+      if signum == self.signum and time.monotonic() - self._received_at < 1.0:
+        return
       raise KeyboardInterrupt
-    self.signum = signum
+    self.signum, self._received_at = signum, time.monotonic()
 
   def requested(self, agree: bool) -> bool:
     """Whether to stop after this step.

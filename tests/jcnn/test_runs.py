@@ -142,3 +142,23 @@ def test_a_read_error_that_may_pass_moves_no_checkpoint(tmp_path, monkeypatch, e
       run.resume(state)
   assert runs.Run.open(tmp_path).steps() == [1, 2]
   assert not (tmp_path / runs.CORRUPT_DIR).exists()
+
+
+def test_a_save_cut_short_leaves_a_folder_that_resuming_removes_with_a_warning(tmp_path):
+  """A process killed (or a disk filled) inside orbax's atomic save leaves
+  `<step>.orbax-checkpoint-tmp-*`; the next writer says so and removes it."""
+  import optax
+  from jcnn import models
+  from jcnn import state as state_lib
+  state = state_lib.create(models.create("lenet5"), optax.sgd(0.1),
+                           rng=jax.random.PRNGKey(0), input_shape=(32, 32, 1))
+  with runs.Run.create(tmp_path, tiny_config()) as run:
+    run.save(state.replace(step=1))
+  leftover = tmp_path / runs.CHECKPOINTS_DIR / "2.orbax-checkpoint-tmp-1765000000"
+  (leftover / "model").mkdir(parents=True)
+  with runs.Run.create(tmp_path, tiny_config()) as run:
+    with pytest.warns(UserWarning, match=f"removing {leftover}, a checkpoint whose save "
+                                         "never finished"):
+      restored = run.resume(state)
+  assert int(restored.step) == 1 and not leftover.exists()
+  assert runs.Run.open(tmp_path).steps() == [1]

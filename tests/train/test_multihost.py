@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import pytest
 
-from jcnn import runs, tasks
+from jcnn import runs, supervisor, tasks
 from tests.helpers import REPO
 
 # LeNet-5 on the digits: 450 test images in batches of 64, so the last batch is uneven
@@ -170,6 +170,48 @@ def test_a_killed_group_restarted_ends_equal_to_an_uninterrupted_one(two_process
     assert [p.wait() for p in procs] == [-signal.SIGKILL] * 2
   assert runs.Run.open(workdir).steps()[-1] < 20
   _train_group(workdir)
+  assert runs.Run.open(workdir).steps()[-1] == 20
+  for x, y in zip(jax.tree.leaves(_params(reference)), jax.tree.leaves(_params(workdir))):
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(x))
+
+
+def _kill_after_first_checkpoint(procs, workdir, victim: int) -> float:
+  """SIGKILLs process `victim` once checkpoint 10 exists; returns when it did."""
+  deadline = time.monotonic() + TIMEOUT_S
+  while not (workdir / "checkpoints" / "10").exists():
+    assert all(p.poll() is None for p in procs), "the group ended before the kill"
+    assert time.monotonic() < deadline, "no checkpoint within the time limit"
+    time.sleep(0.02)
+  procs[victim].send_signal(signal.SIGKILL)
+  return time.monotonic()
+
+
+def _lost_peer_line(status, err, lost: str):
+  assert status == supervisor.LOST_PEER, err[-3000:]
+  [line] = [l for l in err.strip().splitlines() if l.startswith("error: ")]
+  assert f"lost {lost} of the group" in line, line
+  assert "the last good checkpoint is step" in line and "same command" in line, line
+  assert "Check failure" not in err and "Traceback" not in err and "@ " not in err
+
+
+@pytest.mark.parametrize("victim", [1, 0], ids=["a process", "the coordinator"])
+def test_a_lost_peer_stops_the_others_with_one_line_and_the_group_resumes_equal(
+    two_processes, tmp_path, victim):
+  """Process `victim` SIGKILLed after the first checkpoint: the survivor stops within
+  --peer_timeout (5 s) plus a margin, names the lost process and the checkpoint, exits
+  75; the whole group started again ends bitwise equal to an uninterrupted run."""
+  reference, _ = two_processes
+  workdir = tmp_path / "lost"
+  with _processes(_group(workdir, "--peer_timeout=5"), devices=2) as procs:
+    killed_at = _kill_after_first_checkpoint(procs, workdir, victim)
+    [(status, _, err)] = _finish([procs[1 - victim]], timeout=60)
+    stopped_after = time.monotonic() - killed_at
+  _lost_peer_line(status, err, f"process {victim}")
+  assert stopped_after < 5 + 15
+  if victim == 0:
+    assert "the coordinator" in err
+    return
+  _train_group(workdir, "--peer_timeout=5")
   assert runs.Run.open(workdir).steps()[-1] == 20
   for x, y in zip(jax.tree.leaves(_params(reference)), jax.tree.leaves(_params(workdir))):
     np.testing.assert_array_equal(np.asarray(y), np.asarray(x))
