@@ -208,7 +208,7 @@ def write_plan(study: Study, workdir: pathlib.Path) -> None:
   path = workdir / runs.STUDY_FILE
   plan = describe(study)
   if path.exists():
-    old = json.loads(path.read_text())
+    old = read_plan(workdir)
     if (old["name"], old["variants"]) != (plan["name"], plan["variants"]):
       raise ValueError(f"{workdir} holds study {old['name']!r} with other variants; "
                        "choose another --workdir")
@@ -217,9 +217,17 @@ def write_plan(study: Study, workdir: pathlib.Path) -> None:
 
 
 def read_plan(workdir: pathlib.Path) -> dict:
-  """The plan `write_plan` kept in `workdir`; ValueError when there is none."""
+  """The plan `write_plan` kept in `workdir`; ValueError when there is none or it is not
+  a plan."""
   path = workdir / runs.STUDY_FILE
   if not path.exists():
     raise ValueError(f"{workdir} is not a study folder (no {runs.STUDY_FILE}); "
                      "`python -m eval compare RUN ...` compares any runs")
-  return json.loads(path.read_text())
+  # json raises RecursionError, not ValueError, for a file nested deeper than the stack.
+  try:
+    plan = json.loads(path.read_text())
+  except (ValueError, RecursionError) as e:
+    raise ValueError(f"{path} is unreadable ({type(e).__name__}: {e})") from None
+  if not isinstance(plan, dict) or not {"name", "variants"} <= plan.keys():
+    raise ValueError(f"{path} is not a study plan: it lacks \"name\" or \"variants\"")
+  return plan

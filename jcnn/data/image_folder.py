@@ -4,16 +4,19 @@ A zip is extracted once into the cache; each split is decoded once into an `.npz
 reused until the split's file list changes.
 """
 import concurrent.futures
+import contextlib
 import hashlib
 import os
 import pathlib
 import shutil
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 from PIL import Image
 
+from jcnn.data import npz
 from jcnn.data.images import UNREADABLE
 from jcnn.data.split import Split
 
@@ -39,7 +42,10 @@ def load_image_folder(path: str | os.PathLike, split: str, cache_dir: pathlib.Pa
     A Split named after the folder (or zip), images [N, H, W, 3] RGB, or [N, H, W, 1] when
     every image is grayscale.
   """
-  path = pathlib.Path(path).expanduser().resolve()
+  try:
+    path = pathlib.Path(path).expanduser().resolve()
+  except RuntimeError:  # Python < 3.13 says "Symlink loop" so; later ones leave it unresolved.
+    raise ValueError(f"image_folder: {path} is a symlink loop") from None
   if not path.exists():
     raise FileNotFoundError(f"image_folder: {path} does not exist; expected a folder or a "
                             ".zip laid out <split>/<class>/<image>")
@@ -56,8 +62,8 @@ def load_image_folder(path: str | os.PathLike, split: str, cache_dir: pathlib.Pa
   files = _list_files(root / split, class_names)
   cache_file = work_dir / f"{split}-{_digest(class_names, files)}.npz"
   if cache_file.exists():
-    with np.load(cache_file) as cached:
-      images, labels = cached["images"], cached["labels"]
+    cached = npz.load(cache_file, ("images", "labels"))
+    images, labels = cached["images"], cached["labels"]
   else:
     images = decode_images([root / split / class_names[label] / f for label, f, _ in files])
     labels = np.array([label for label, _, _ in files], np.int32)
@@ -101,15 +107,22 @@ def _decode_chunk(files: list[pathlib.Path]) -> list[np.ndarray]:
 
 
 def _class_names(root: pathlib.Path, split: str) -> tuple[str, ...]:
-  splits = sorted(p.name for p in root.iterdir() if p.is_dir())
+  splits = _folders(root)
   if split not in splits:
     raise FileNotFoundError(f"image_folder: no split folder {root / split}; expected "
                             f"<split>/<class>/<image> with split in {splits}")
-  names = sorted({c.name for s in splits for c in (root / s).iterdir() if c.is_dir()})
+  names = sorted({c for s in splits for c in _folders(root / s)})
   if not names:
     raise FileNotFoundError(f"image_folder: no class folders in {root / split}; expected "
                             "<split>/<class>/<image>")
   return tuple(names)
+
+
+def _folders(folder: pathlib.Path) -> list[str]:
+  """The sorted names of the folders in `folder`. A symlink loop among them raises OSError
+  naming it (DirEntry.is_dir does, Path.is_dir says False): a class must not vanish."""
+  with os.scandir(folder) as entries:
+    return sorted(e.name for e in entries if e.is_dir())
 
 
 def _list_files(split_dir: pathlib.Path, class_names: tuple[str, ...]
@@ -137,21 +150,47 @@ def _dataset_root(extracted: pathlib.Path, split: str) -> pathlib.Path:
 
 
 def _extract_once(zip_path: pathlib.Path, target: pathlib.Path) -> pathlib.Path:
-  """Extracts into a temporary folder and renames it, so a half-extracted tree never shows."""
+  """Extracts into a temporary folder and renames it, so a half-extracted tree never shows.
+
+  A member named outside the folder (absolute, or through "..") refuses the whole zip
+  before anything is written: zipfile would rename it silently, a hostile zip's sign.
+  """
   if target.is_dir():
     return target
+  _check_members(zip_path, target)
+  created = not target.parent.exists()
   target.parent.mkdir(parents=True, exist_ok=True)
   tmp = pathlib.Path(tempfile.mkdtemp(dir=target.parent, prefix=".extracting-"))
   try:
     with zipfile.ZipFile(zip_path) as archive:
       archive.extractall(tmp)
     os.rename(tmp, target)
+  except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+    raise ValueError(f"image_folder: {zip_path} is damaged ({e})") from None
   except OSError:
     if not target.is_dir():  # Not a lost race with another process extracting the same zip.
       raise
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
+    if created and not target.is_dir():
+      with contextlib.suppress(OSError):  # Left when another process extracts into it.
+        target.parent.rmdir()
   return target
+
+
+def _check_members(zip_path: pathlib.Path, target: pathlib.Path) -> None:
+  """Raises ValueError naming the zip when it is unreadable or a member would land
+  outside `target`."""
+  root = os.path.realpath(target)
+  try:
+    with zipfile.ZipFile(zip_path) as archive:
+      names = archive.namelist()
+  except zipfile.BadZipFile as e:
+    raise ValueError(f"image_folder: {zip_path} is damaged ({e})") from None
+  for name in names:
+    if os.path.commonpath([root, os.path.realpath(os.path.join(root, name))]) != root:
+      raise ValueError(f"image_folder: {zip_path} holds {name!r}, a path outside its folder; "
+                       "refusing to extract it")
 
 
 def _save_npz(path: pathlib.Path, **arrays: np.ndarray) -> None:

@@ -18,6 +18,7 @@ import pathlib
 import numpy as np
 import tqdm
 
+from jcnn.data import npz
 from jcnn.detection.boxes import box_iou_host
 from jcnn.detection.data.split import DetectionSplit
 from jcnn.detection.proposals import selective_search
@@ -54,10 +55,10 @@ def _read(path: pathlib.Path, expected: str) -> tuple[list[np.ndarray], bool]:
   """The per-image boxes stored in `path` and whether they are complete; refuses a file
   computed from something else."""
   try:
-    with np.load(path) as stored:
+    with np.load(path, allow_pickle=False) as stored:
       found = str(stored["fingerprint"])
       boxes, offsets, complete = stored["boxes"], stored["offsets"], bool(stored["complete"])
-  except (OSError, KeyError, ValueError) as e:
+  except npz.UNREADABLE as e:
     raise ValueError(f"{path}: not a readable proposals cache ({e}); delete it to "
                      "recompute") from None
   if found != expected:

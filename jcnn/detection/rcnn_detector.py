@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import tqdm
 
+from jcnn.data import npz
 from jcnn.detection import rcnn
 from jcnn.detection.box_coding import decode
 from jcnn.detection.boxes import box_iou_host, clip_boxes
@@ -122,10 +123,10 @@ class Detector:
 def load(path: str | os.PathLike) -> Detector:
   """The detector saved at `path`; ValueError naming the file when it is unreadable."""
   try:
-    with np.load(path) as f:
+    with np.load(path, allow_pickle=False) as f:
       meta = json.loads(str(f["meta"]))
       arrays = {k: np.asarray(f[k]) for k in _ARRAYS}
-  except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
+  except (*npz.UNREADABLE, RecursionError) as e:  # RecursionError: a too deeply nested meta
     raise ValueError(f"cannot read the R-CNN detector {path}: {e}; delete it to fit it "
                      "again") from None
   return Detector(**meta, **arrays)

@@ -18,10 +18,12 @@ A file that does not parse, or lacks a field, raises a one-line ValueError namin
 """
 import csv
 import json
+import os
 import pathlib
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -45,6 +47,10 @@ COCO_CLASSES = (
     "refrigerator", "book", "clock", "vase", "scissors", "teddy bear", "hair drier",
     "toothbrush")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+# Bounds checked before reading: a YOLO label line is ~40 bytes and a CSV row ~60, so these
+# leave room for 400,000 boxes an image and any real row, and a 2 GB file is refused unread.
+MAX_LABEL_BYTES = 1 << 24
+MAX_CSV_LINE = 1 << 16
 
 
 def _record(image_path, width, height, boxes, labels, difficult, class_names,
@@ -166,8 +172,9 @@ def read_yolo_txt(label_path: str | pathlib.Path | None, image_path: str | pathl
   except UNREADABLE as e:
     raise ValueError(f"cannot decode image {image_path}: {e}") from None
   rows = np.zeros((0, 5))
-  if label_path is not None and pathlib.Path(label_path).exists():
-    text = pathlib.Path(label_path).read_text().split()
+  # lexists: a dangling link or a symlink loop is an error when read, not "no objects".
+  if label_path is not None and os.path.lexists(label_path):
+    text = _read_label_file(label_path).split()
     if len(text) % 5:
       raise ValueError(f"{label_path}: expected lines of 5 numbers, got {len(text)} numbers")
     try:
@@ -184,6 +191,21 @@ def read_yolo_txt(label_path: str | pathlib.Path | None, image_path: str | pathl
   boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
   return _record(image_path, width, height, boxes, labels, np.zeros(len(labels), bool),
                  class_names, label_path)
+
+
+def _read_label_file(path) -> str:
+  """The text of a YOLO label file, refused unread above `MAX_LABEL_BYTES`."""
+  too_big = ValueError(f"{path}: over {MAX_LABEL_BYTES} bytes, too big for a YOLO label file")
+  with open(path, "rb") as f:
+    if os.fstat(f.fileno()).st_size > MAX_LABEL_BYTES:
+      raise too_big
+    data = f.read(MAX_LABEL_BYTES + 1)  # bounded too where the size says nothing (a pipe)
+  if len(data) > MAX_LABEL_BYTES:
+    raise too_big
+  try:
+    return data.decode()
+  except UnicodeDecodeError as e:
+    raise ValueError(f"{path}: not UTF-8 text ({e})") from None
 
 
 def load_yolo_dir(images_dir: str | pathlib.Path, labels_dir: str | pathlib.Path,
@@ -212,23 +234,54 @@ def load_csv(csv_path: str | pathlib.Path, images_dir: str | pathlib.Path,
 
   This is the layout of TensorFlow Object Detection API tutorials (e.g. raccoon's
   `xml_to_csv.py`); rows of one file are grouped into one record, in natural order.
+  A line longer than `MAX_CSV_LINE` characters is refused before it is read whole.
   """
-  with open(csv_path, newline="") as f:
-    rows = list(csv.DictReader(f))
+  try:
+    with open(csv_path, newline="") as f:
+      rows = [_csv_row(row, number, csv_path) for number, row
+              in enumerate(csv.DictReader(_bounded_lines(f, csv_path)), 1)]
+  except (csv.Error, UnicodeDecodeError) as e:
+    raise ValueError(f"{csv_path}: not a readable CSV ({e})") from None
   if class_names is None:
-    class_names = sorted({r["class"] for r in rows})
+    class_names = sorted({r.name for r in rows})
   by_file = {}
   for row in rows:
-    by_file.setdefault(row["filename"], []).append(row)
+    by_file.setdefault(row.filename, []).append(row)
   records = []
-  for name in sorted(by_file, key=_natural_key):
-    group = by_file[name]
-    boxes = [[float(r[k]) for k in ("xmin", "ymin", "xmax", "ymax")] for r in group]
-    labels = [_label(r["class"], tuple(class_names), csv_path) for r in group]
-    records.append(_record(pathlib.Path(images_dir) / name, group[0]["width"],
-                           group[0]["height"], boxes, labels, np.zeros(len(group), bool),
-                           class_names, csv_path))
+  for filename in sorted(by_file, key=_natural_key):
+    group = by_file[filename]
+    labels = [_label(r.name, tuple(class_names), csv_path) for r in group]
+    records.append(_record(pathlib.Path(images_dir) / filename, group[0].width,
+                           group[0].height, [r.box for r in group], labels,
+                           np.zeros(len(group), bool), class_names, csv_path))
   return records
+
+
+def _bounded_lines(f, path):
+  """The lines of `f`, each read at most `MAX_CSV_LINE` + 1 characters at a time."""
+  while line := f.readline(MAX_CSV_LINE + 1):
+    if len(line) > MAX_CSV_LINE:
+      raise ValueError(f"{path}: a line longer than {MAX_CSV_LINE} characters; not a "
+                       "box-per-row CSV")
+    yield line
+
+
+class _CsvRow(NamedTuple):
+  filename: str
+  width: int
+  height: int
+  name: str
+  box: list[float]  # xmin, ymin, xmax, ymax
+
+
+def _csv_row(row: dict, number: int, source) -> _CsvRow:
+  """Data row `number` of a CSV, its numbers parsed."""
+  try:
+    return _CsvRow(row["filename"], int(row["width"]), int(row["height"]), row["class"],
+                   [float(row[k]) for k in ("xmin", "ymin", "xmax", "ymax")])
+  except (KeyError, TypeError, ValueError) as e:
+    raise ValueError(f"{source}: row {number} is not filename,width,height,class,xmin,ymin,"
+                     f"xmax,ymax ({type(e).__name__}: {e})") from None
 
 
 def load_coco_json(json_path: str | pathlib.Path, images_dir: str | pathlib.Path | None = None,
@@ -250,12 +303,13 @@ def load_coco_json(json_path: str | pathlib.Path, images_dir: str | pathlib.Path
     A list of records.
   """
   json_path = pathlib.Path(json_path)
+  # json raises RecursionError, not ValueError, for a file nested deeper than the stack.
   try:
     data = json.loads(json_path.read_text())
     images, categories = data["images"], sorted(data["categories"], key=lambda c: c["id"])
     names = {c["id"]: c["name"] for c in categories}
     annotations = data.get("annotations", [])
-  except (ValueError, KeyError, TypeError) as error:
+  except (ValueError, KeyError, TypeError, RecursionError) as error:
     raise ValueError(f"{json_path}: not a COCO instances JSON ({type(error).__name__}: "
                      f"{error})") from None
   class_names = tuple(names.values()) if class_names is None else tuple(class_names)

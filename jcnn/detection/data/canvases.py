@@ -9,12 +9,15 @@ import dataclasses
 import gzip
 import hashlib
 import json
+import math
 import os
 import pathlib
+import zlib
 
 import numpy as np
 from PIL import Image
 
+from jcnn.data import npz
 from jcnn.data.digits import load_digits
 
 SOURCES = {"mnist_detection": "mnist", "digits_detection": "digits"}
@@ -29,6 +32,7 @@ _CLUTTER_OVERLAP = 0.1    # at most this fraction of a fragment inside a digit's
 _CROP_TRIES = 8           # crops of a digit compared to cut a fragment
 _MNIST_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
                 "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+_MAX_IDX_BYTES = 1 << 28  # MNIST's training images are 47 MB; a header declaring more lies
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,18 +115,38 @@ def source_digits(name: str, split: str,
 
 
 def _read_idx(path: pathlib.Path, ndim: int) -> np.ndarray:
-  """An unsigned-byte idx file (MNIST's format) as an array of `ndim` axes."""
+  """An unsigned-byte idx file (MNIST's format) as an array of `ndim` axes.
+
+  Only as many bytes as the header's shape needs are decompressed, so a gzip bomb costs
+  no more memory than MNIST itself.
+  """
   if not path.is_file():
     raise FileNotFoundError(f"MNIST file {path} not found: data_dir must hold MNIST's four "
                             "original idx .gz files")
-  with gzip.open(path, "rb") as f:
-    data = f.read()
-  magic = int.from_bytes(data[:4], "big")
-  if magic != 0x800 + ndim:
-    raise ValueError(f"{path}: idx magic {magic:#x}, expected {0x800 + ndim:#x} (uint8, "
-                     f"{ndim} axes)")
-  shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-  return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+  try:
+    with gzip.open(path, "rb") as f:
+      header = f.read(4 + 4 * ndim)
+      magic = int.from_bytes(header[:4], "big")
+      if magic != 0x800 + ndim:
+        raise ValueError(f"{path}: idx magic {magic:#x}, expected {0x800 + ndim:#x} (uint8, "
+                         f"{ndim} axes)")
+      if len(header) < 4 + 4 * ndim:
+        raise ValueError(f"{path}: ends inside its idx header")
+      shape = [int.from_bytes(header[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+      size = math.prod(shape)
+      if size > _MAX_IDX_BYTES:
+        raise ValueError(f"{path}: idx header declares shape {shape}, over the "
+                         f"{_MAX_IDX_BYTES} bytes an MNIST file may hold")
+      data = f.read(size)
+      extra = f.read(1)
+  except (OSError, EOFError, zlib.error) as e:  # OSError: gzip.BadGzipFile, a bad CRC
+    raise ValueError(f"{path}: not a readable gzip file ({e})") from None
+  if extra:
+    raise ValueError(f"{path}: holds more than the {size} bytes its idx shape {shape} needs")
+  if len(data) != size:
+    raise ValueError(f"{path}: ends after {len(data)} of the {size} bytes its idx shape "
+                     f"{shape} needs")
+  return np.frombuffer(data, np.uint8).reshape(shape)
 
 
 def render_digit(image: np.ndarray, side: int) -> np.ndarray:
@@ -286,8 +310,7 @@ def load_canvases(name: str, split: str, config: CanvasConfig,
   """The arrays of `generate`, from the cache when built before."""
   path = cache_path(name, split, config, cache_dir)
   if path.is_file():
-    with np.load(path) as cached:
-      return dict(cached)
+    return npz.load(path)
   arrays = generate(config, split, *source_digits(name, split, data_dir))
   path.parent.mkdir(parents=True, exist_ok=True)
   # Written beside and renamed: a reader never sees half a file.
