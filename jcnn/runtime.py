@@ -170,12 +170,15 @@ def quiet(verbose: bool = False) -> None:
 
   TensorFlow only writes TensorBoard summaries and reads TFDS here; its start-up
   banners (and its own oneDNN rewrites, which jcnn's kernels do not use) are off.
-  absl logging (orbax reports every save, and that a read-only manager cannot save)
-  shows errors only, unless `verbose` (the user passed --verbosity).
+  absl logging (orbax reports every save, and that a read-only manager cannot save;
+  a failed save it logs with a traceback before raising, and the program prints what
+  it raises as one line) is silent but for fatal errors, unless `verbose` (the user
+  passed --verbosity).
   Call before anything imports TensorFlow.
   """
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
   os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
   if not verbose:
     from absl import logging
-    logging.set_verbosity(logging.ERROR)
+    logging.set_verbosity(logging.FATAL)
+

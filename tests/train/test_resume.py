@@ -1,5 +1,10 @@
 """A run killed (SIGKILL) or preempted (SIGTERM) and started again ends exactly where an
 uninterrupted one does; a second writer on a run in use is refused."""
+import collections
+import errno
+import json
+import pathlib
+import random
 import signal
 import subprocess
 import sys
@@ -105,3 +110,106 @@ def test_a_second_writer_exits_at_once_naming_the_first(tmp_path):
   _, err = first.communicate(timeout=120)
   assert first.returncode == 130, err[-2000:]
   assert runs.Run.open(workdir).steps()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  """A 256 MiB tmpfs mounted for the test (root only; skipped where mounting is refused)."""
+  mount = tmp_path / "disk"
+  mount.mkdir()
+  if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mount)],
+                    capture_output=True).returncode:
+    pytest.skip("mounting a tmpfs needs root (CAP_SYS_ADMIN)")
+  try:
+    yield mount
+  finally:
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def _fill(folder) -> pathlib.Path:
+  """Writes a file into `folder` until its file system has no byte left."""
+  filler = folder / "filler"
+  with open(filler, "wb", buffering=0) as f:
+    try:
+      while True:
+        f.write(b"\0" * (1 << 16))  # raw: a partial write first, then ENOSPC
+    except OSError as e:
+      assert e.errno == errno.ENOSPC, e
+  return filler
+
+
+def test_a_full_disk_stops_cleanly_and_the_same_command_resumes_once_freed(straight,
+                                                                           small_disk):
+  """The disk fills after checkpoint 45 (the run is frozen while it fills): one line,
+  exit 2, checkpoint 45 intact, a strict log; freed, the same command ends bitwise equal
+  to an uninterrupted run (an unfinished save's folder removed with a warning)."""
+  workdir = small_disk / "run"
+  victim = _start(workdir, *ARGS, stderr=subprocess.PIPE)
+  _wait_for(workdir / "checkpoints" / "45", victim)
+  victim.send_signal(signal.SIGSTOP)
+  filler = _fill(small_disk)
+  victim.send_signal(signal.SIGCONT)
+  _, err = victim.communicate(timeout=120)
+  assert victim.returncode == 2, err[-2000:]
+  [line] = [l for l in err.splitlines() if l.startswith("error: ")]
+  assert "No space left on device" in line and err.rstrip().endswith(line), err[-2000:]
+  run = runs.Run.open(workdir)
+  assert 45 in run.steps() and max(run.steps()) < FINAL_STEP
+  for line in (workdir / runs.METRICS_FILE).read_text().splitlines():
+    json.loads(line)  # strict: no half-written line
+
+  filler.unlink()
+  again = run_program("train", f"--workdir={workdir}", *ARGS)
+  assert again.returncode == 0, again.stderr[-2000:]
+  _assert_bitwise_equal(straight, workdir)
+
+
+def _chaos(straight, workdir, interruptions: int, seed: int):
+  """Interrupts the run `interruptions` times, then lets it finish; returns the count of
+  each (signal, moment). Moments: a random time from the start, while a checkpoint is
+  being saved (orbax's temporary folder exists), while the test split is being evaluated
+  (the train record of a checkpoint step is logged, its eval record not yet)."""
+  rng = random.Random(seed)
+  done = collections.Counter()
+  args = [*ARGS, "--config.log_every_steps=5"]  # a train record at every checkpoint step
+  checkpoints, metrics = workdir / runs.CHECKPOINTS_DIR, workdir / runs.METRICS_FILE
+  for i in range(interruptions):
+    signum = (signal.SIGKILL, signal.SIGTERM)[i % 2]
+    moment = ("at random", "while saving", "while evaluating")[rng.randrange(3)]
+    victim = _start(workdir, *args)
+    deadline, start = time.monotonic() + 240, time.monotonic()
+    wait_s = rng.uniform(0.5, 6.0)
+    while victim.poll() is None and time.monotonic() < deadline:
+      if moment == "at random" and time.monotonic() - start > wait_s:
+        break
+      if moment == "while saving" and any(checkpoints.glob("*.orbax-checkpoint-tmp*")):
+        break
+      if moment == "while evaluating" and metrics.exists():
+        records = [json.loads(l) for l in metrics.read_text().splitlines() if l]
+        train = [r["step"] for r in records if r["split"] == "train" and r["step"] % 15 == 0]
+        evaluated = {r["step"] for r in records if r["split"] == "eval"}
+        if train and train[-1] not in evaluated and train[-1] > max(evaluated, default=0):
+          break
+      time.sleep(0.002)
+    assert victim.poll() is None, f"interruption {i} ({moment}) came after the run ended"
+    victim.send_signal(signum)
+    assert victim.wait(timeout=120) in (-signal.SIGKILL, -signal.SIGTERM, 143)
+    done[signal.Signals(signum).name, moment] += 1
+  again = run_program("train", f"--workdir={workdir}", *args)
+  assert again.returncode == 0, again.stderr[-2000:]
+  _assert_bitwise_equal(straight, workdir)
+  return done
+
+
+def test_chaos_ten_interruptions_at_random_moments_end_bitwise_equal(straight, tmp_path):
+  """SIGKILL and SIGTERM in turn, each at a random time, during a save or during an
+  evaluation: the run restarted after each ends as the uninterrupted one did."""
+  done = _chaos(straight, tmp_path / "chaos", interruptions=10, seed=0)
+  print(dict(done))  # with -s: the closing note's counts
+  assert sum(done.values()) == 10 and len({moment for _, moment in done}) == 3, done
+
+
+@pytest.mark.slow
+def test_chaos_thirty_interruptions(straight, tmp_path):
+  done = _chaos(straight, tmp_path / "chaos", interruptions=30, seed=1)
+  assert sum(done.values()) == 30
