@@ -7,17 +7,21 @@ point --torch-python at its interpreter. Runs, alternating the two frameworks so
 both see the same machine state, `--repeats` rounds of: LeNet-5 train/eval at batch 128,
 ResNet-20 train at batch 128 and eval at batch 512 (jcnn float32 and bfloat16; PyTorch
 float32 channels_last, ../shared/baselines/torch_cnn_speed.py). Every measurement is one
-JSON line on stdout; the medians and ratios end as a Markdown table.
+JSON line on stdout (`--save` also stores them); the medians, ranges and per-round ratios
+end as a Markdown table, the one benchmarks/render.py draws in the READMEs.
 """
 import argparse
 import json
 import os
 import pathlib
-import statistics
 import subprocess
 import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks import render, store  # noqa: E402
+
 TORCH_SCRIPT = REPO.parent / "shared" / "baselines" / "torch_cnn_speed.py"
 CASES = (("lenet5", "train", 128), ("lenet5", "eval", 128),
          ("resnet20", "train", 128), ("resnet20", "eval", 512))
@@ -41,10 +45,12 @@ def main(argv=None):
   p.add_argument("--seconds", type=float, default=10.0, help="measuring time per run")
   p.add_argument("--models", default="lenet5,resnet20")
   p.add_argument("--no-bf16", action="store_true", help="skip the jcnn bfloat16 runs")
+  store.add_save_flag(p, "compare_torch_cpu.jsonl")
   args = p.parse_args(argv)
+  store.save_to(args.save)
 
   cases = [c for c in CASES if c[0] in args.models.split(",")]
-  results: dict[tuple, list[float]] = {}
+  lines = []
   for repeat in range(args.repeats):
     for model, mode, batch in cases:
       common = ["--model", model, "--mode", mode, "--batch", str(batch),
@@ -57,23 +63,11 @@ def main(argv=None):
       if repeat % 2:
         runs.reverse()
       for framework, dtype, cmd in runs:
-        record = {**_run(cmd), "framework": framework, "dtype": dtype, "repeat": repeat}
-        print(json.dumps(record), flush=True)
-        results.setdefault((model, mode, batch, framework, dtype), []).append(
-            record["img_per_s"])
+        lines.append(store.emit(_run(cmd), framework=framework, dtype=dtype, repeat=repeat))
 
-  med = {k: statistics.median(v) for k, v in results.items()}
-  print(f"\nMedians of {args.repeats} runs of {args.seconds:.0f} s each (images/s; ratio = "
-        "jcnn / PyTorch).\n")
-  print("| model | mode | batch | PyTorch fp32 | jcnn fp32 | ratio | jcnn bf16 | ratio |")
-  print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-  for model, mode, batch in cases:
-    torch_ = med[(model, mode, batch, "torch", "float32")]
-    fp32 = med[(model, mode, batch, "jcnn", "float32")]
-    bf16 = med.get((model, mode, batch, "jcnn", "bfloat16"))
-    bf16_cells = f"{bf16:,.0f} | {bf16 / torch_:.2f}" if bf16 else "– | –"
-    print(f"| {model} | {mode} | {batch} | {torch_:,.0f} | {fp32:,.0f} | {fp32 / torch_:.2f} "
-          f"| {bf16_cells} |")
+  print(f"\nMedians and ranges of {args.repeats} rounds of {args.seconds:.0f} s each "
+        "(images/s; ratio = jcnn / PyTorch within a round).\n")
+  print(render.compare_table(lines))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ XLA's side runs with XLA:CPU's default flags; JCNN_XLA_CPU_FLAGS=1 adds jcnn's
 (jcnn/runtime.py), as `python -m train` does where a config sets `xla_cpu_flags`.
 """
 import argparse
-import json
 import pathlib
 import statistics
 import sys
@@ -21,6 +20,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks import store  # noqa: E402
 from jcnn import runtime  # noqa: E402
 
 import jax  # noqa: E402
@@ -93,12 +93,13 @@ def main(argv=None):
   p.add_argument("--seconds", type=float, default=1.0, help="per measurement")
   p.add_argument("--layers", nargs="*", default=list(LAYERS), choices=list(LAYERS),
                  metavar="LAYER", help="a subset of: " + ", ".join(LAYERS))
+  store.add_save_flag(p, "conv_lowering.jsonl")
   args = p.parse_args(argv)
+  store.save_to(args.save)
   runtime.configure(compile_cache=None)  # before anything compiles
   rows = []
   for name in args.layers:
-    rows.append(measure(name, args.batch, args.seconds))
-    print(json.dumps(rows[-1]), flush=True)
+    rows.append(store.emit(measure(name, args.batch, args.seconds)))
   print("\n| layer | XLA conv (ms) | banded GEMM (ms) | oneDNN (ms) | chosen | fastest |\n"
         "| --- | ---: | ---: | ---: | --- | --- |")
   for r in rows:

@@ -21,6 +21,9 @@ import subprocess
 import sys
 
 _STEP = pathlib.Path(__file__).with_name("train_step.py")
+sys.path.insert(0, str(_STEP.parents[1]))
+
+from benchmarks import store  # noqa: E402
 
 
 def _free_port() -> int:
@@ -47,9 +50,7 @@ def _run(args, extra, processes=1, threads=None) -> dict:
   else:
     out = subprocess.run(command, env=env, text=True, stdout=subprocess.PIPE, check=True,
                          timeout=900).stdout
-  line = json.loads(out.strip().splitlines()[-1])
-  print(json.dumps(line), flush=True)
-  return line
+  return store.emit(json.loads(out.strip().splitlines()[-1]))
 
 
 def main(argv=None):
@@ -58,7 +59,9 @@ def main(argv=None):
   p.add_argument("--model", default="resnet20")
   p.add_argument("--batch", type=int, default=128)
   p.add_argument("--seconds", type=float, default=20.0)
+  store.add_save_flag(p, "cpu_layouts.jsonl")
   args = p.parse_args(argv)
+  store.save_to(args.save)
   n = os.cpu_count() or 1
   layouts = [
       (f"1 process × 1 device, {n} threads", _run(args, [])),

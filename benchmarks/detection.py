@@ -10,7 +10,6 @@ the raccoon boxes (IoU >= 0.5) by its top 100 / 500 / 2,000 proposals, then a su
 The raccoon set is read from $JCNN_DATA_DIR, else ../shared/data beside the repository.
 """
 import argparse
-import json
 import os
 import pathlib
 import statistics
@@ -23,13 +22,14 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from benchmarks import store  # noqa: E402
 from jcnn import detection  # noqa: E402
 
 TOP_K = (100, 500, 2000)
 
 
 def _emit(**fields):
-  print(json.dumps(fields), flush=True)
+  store.emit(fields)
 
 
 def _random_boxes(n, kind, rng):
@@ -107,7 +107,9 @@ def main():
   parser.add_argument("--num-images", type=int, default=200)
   default_data = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
   parser.add_argument("--data-dir", default=os.environ.get("JCNN_DATA_DIR", default_data))
+  store.add_save_flag(parser, "detection.jsonl")
   args = parser.parse_args()
+  store.save_to(args.save)
   _emit(bench="machine", backend=jax.default_backend(), devices=str(jax.devices()),
         cpus=os.cpu_count(), load_average=list(os.getloadavg()))
   if args.only in (None, "nms"):

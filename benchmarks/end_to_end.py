@@ -22,6 +22,9 @@ import sys
 import tempfile
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # configs import train.configs.*
+
+from benchmarks import store  # noqa: E402
 
 
 def _train(config: str, steps: int, workdir: pathlib.Path, cache: pathlib.Path) -> dict:
@@ -46,8 +49,9 @@ def main(argv=None):
   p.add_argument("--config", default="train/configs/resnet20_cifar10.py")
   p.add_argument("--steps", type=int, default=150)
   p.add_argument("--seconds", type=float, default=20.0, help="bare step measuring time")
+  store.add_save_flag(p, "end_to_end.jsonl")
   args = p.parse_args(argv)
-  sys.path.insert(0, str(REPO))  # configs import train.configs.*
+  store.save_to(args.save)
   spec = importlib.util.spec_from_file_location("config", REPO / args.config)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
@@ -58,21 +62,21 @@ def main(argv=None):
     cold = _train(args.config, args.steps, tmp / "run1", tmp / "cache")
     warm = _train(args.config, args.steps, tmp / "run2", tmp / "cache")
   for name, r in (("cold", cold), ("warm", warm)):
-    print(json.dumps({"benchmark": "end_to_end", "start": name, "config": args.config,
-                      "steps": args.steps, "batch": config.batch_size, **r}), flush=True)
+    store.emit({"benchmark": "end_to_end", "start": name, "config": args.config,
+                "steps": args.steps, "batch": config.batch_size, **r})
   bare = subprocess.run(
       [sys.executable, "benchmarks/train_step.py", "--model", config.model, "--batch",
        str(config.batch_size), "--seconds", str(args.seconds)],
       cwd=REPO, capture_output=True, text=True, check=True)
   bare = json.loads(bare.stdout.strip().splitlines()[-1])
-  print(json.dumps(bare), flush=True)
-  print(json.dumps({
+  store.emit(bare)
+  store.emit({
       "benchmark": "end_to_end_summary", "model": config.model, "batch": config.batch_size,
       "end_to_end_img_per_s": warm["img_per_s"], "bare_step_img_per_s": bare["img_per_s"],
       "end_to_end_over_bare": round(warm["img_per_s"] / bare["img_per_s"], 3),
       "cold_compile_s": cold["compile_s"], "warm_compile_s": warm["compile_s"],
       "warm_over_cold_compile": round(warm["compile_s"] / cold["compile_s"], 3),
-      "cold_first_step_s": cold["first_step_s"], "warm_first_step_s": warm["first_step_s"]}))
+      "cold_first_step_s": cold["first_step_s"], "warm_first_step_s": warm["first_step_s"]})
 
 
 if __name__ == "__main__":

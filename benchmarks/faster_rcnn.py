@@ -32,7 +32,6 @@ initialisation.
 import argparse
 import dataclasses
 import importlib.util
-import json
 import pathlib
 import statistics
 import sys
@@ -45,6 +44,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
+from benchmarks import store  # noqa: E402
 from jcnn import detection, parallel, precision, runs, runtime, tasks  # noqa: E402
 from jcnn import state as state_lib  # noqa: E402
 from jcnn.detection import data as det_data  # noqa: E402
@@ -52,7 +52,7 @@ from jcnn.tasks import detection as detection_task  # noqa: E402
 
 
 def _emit(**fields):
-  print(json.dumps(fields), flush=True)
+  store.emit(fields)
 
 
 def _config(path):
@@ -122,7 +122,9 @@ def main(argv=None):
                            "config's square)")
   parser.add_argument("--dtype", default="float32", choices=precision.COMPUTE_DTYPES,
                       help="compute dtype of both sides (parameters stay float32)")
+  store.add_save_flag(parser, "faster_rcnn_mnist.jsonl")
   args = parser.parse_args(argv)
+  store.save_to(args.save)
   runtime.quiet()
   runtime.configure()
   config = _config(args.config)

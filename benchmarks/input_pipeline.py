@@ -10,13 +10,13 @@ what the train loop consumes. Prints one JSON line per dataset: img_per_s, load_
 and decode the split; cached after the first time), batch.
 """
 import argparse
-import json
 import pathlib
 import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks import store  # noqa: E402
 from jcnn import runtime  # noqa: E402
 
 runtime.configure(compile_cache=None)
@@ -58,11 +58,13 @@ def main(argv=None):
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--datasets", default="mnist,cifar10")
   p.add_argument("--seconds", type=float, default=10.0)
+  store.add_save_flag(p, "input_pipeline.jsonl")
   args = p.parse_args(argv)
+  store.save_to(args.save)
   for name in args.datasets.split(","):
     if name not in CONFIGS:
       sys.exit(f"unknown dataset {name!r}; choose from {', '.join(CONFIGS)}")
-    print(json.dumps(measure(name, args.seconds)), flush=True)
+    store.emit(measure(name, args.seconds))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ step summed over the CPU threads, share of the total) and a Markdown table.
 """
 import argparse
 import collections
-import json
 import pathlib
 import re
 import sys
@@ -32,6 +31,7 @@ import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 from jax._src.lib import _profile_data  # noqa: E402
 
+from benchmarks import store  # noqa: E402
 from benchmarks.train_step import cifar_resnet  # noqa: E402
 from jcnn import models, parallel, precision, tasks, training  # noqa: E402
 from jcnn import state as state_lib  # noqa: E402
@@ -128,7 +128,9 @@ def main(argv=None):
   p.add_argument("--steps", type=int, default=5, help="profiled steps")
   p.add_argument("--top", type=int, default=0,
                  help="also list the N costliest HLO instructions (to stderr)")
+  store.add_save_flag(p, "profile_step.jsonl")
   args = p.parse_args(argv)
+  store.save_to(args.save)
   # Before anything compiles; the XLA:CPU flags as benchmarks/train_step.py sets them.
   runtime.configure(cpu_flags=cifar_resnet(args.model), compile_cache=None)
 
@@ -199,7 +201,7 @@ def main(argv=None):
                  "category": name, "thread_ms": round(ms, 1),
                  "share": round(thread_ns[name] / total, 3) if total else 0.0,
                  "step_ms": round(1000 * wall, 1)})
-    print(json.dumps(rows[-1]))
+    store.emit(rows[-1])
   print("\n| category | thread-ms / step | share |\n| --- | ---: | ---: |")
   for r in rows:
     print(f"| {r['category']} | {r['thread_ms']} | {100 * r['share']:.0f} % |")

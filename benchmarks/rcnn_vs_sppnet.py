@@ -26,16 +26,17 @@ Setups:
 
 Both pipelines read the same images and the same proposals; the weights are freshly
 initialised (the cost does not depend on training). Each timing is the median of
---repeats calls after a warm-up call, so compilation is excluded (mnist and photos pass
-each image's windows unpadded in one call, compiled anew), and each call computes what
-the SVMs and regressors read (R-CNN: fc7's and pool5's places; SPP-net: fc7 and the
-pyramid). Beside the whole CNN, each pipeline up to its pool5 (the paper's "conv time":
-R-CNN's conv layers on every warped proposal; SPP-net's conv layers once per image and
-the pyramid of every window), and SPP-net's conv layers alone. Selective search is timed
-on its own. One JSON line per image, then a summary line. Run on a quiet machine.
+--repeats rounds that run every function once in turn, after a warm-up call of each, so
+compilation is excluded (mnist and photos pass each image's windows unpadded in one
+call, compiled anew) and a neighbour's load falls on all of an image's timings alike;
+each call computes what the SVMs and regressors read (R-CNN: fc7's and pool5's places;
+SPP-net: fc7 and the pyramid). Beside the whole CNN, each pipeline up to its pool5 (the
+paper's "conv time": R-CNN's conv layers on every warped proposal; SPP-net's conv layers
+once per image and the pyramid of every window), and SPP-net's conv layers alone.
+Selective search is timed on its own. One JSON line per image, then a summary line. Run on a quiet machine.
 """
 import argparse
-import json
+import functools
 import os
 import pathlib
 import statistics
@@ -47,6 +48,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks import store  # noqa: E402
 from jcnn import tasks  # noqa: E402
 from jcnn.data.pipeline import normaliser  # noqa: E402
 from jcnn.detection import data as det_data  # noqa: E402
@@ -57,17 +59,22 @@ from jcnn.tasks.rcnn import padded_calls  # noqa: E402
 from train.configs import rcnn_alexnet_voc07, rcnn_mnist, sppnet_mnist, sppnet_zf_voc07  # noqa: E402,E501
 
 def _emit(**fields):
-  print(json.dumps(fields), flush=True)
+  store.emit(fields)
 
 
-def _median_seconds(fn, repeats, warm_up):
-  jax.block_until_ready(warm_up())
-  times = []
+def _interleaved_medians(calls: dict, repeats: int) -> dict:
+  """{name: median seconds} of `calls` ({name: (fn, warm_up)}), timed in rounds that run
+  every fn once in turn: the whole CNN and its part up to pool5 are paired. Timed one
+  after the other, their medians once came out in the wrong order (pool5 > whole)."""
+  for _, warm_up in calls.values():
+    jax.block_until_ready(warm_up())
+  times = {name: [] for name in calls}
   for _ in range(repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(fn())
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
+    for name, (fn, _) in calls.items():
+      start = time.perf_counter()
+      jax.block_until_ready(fn())
+      times[name].append(time.perf_counter() - start)
+  return {name: statistics.median(t) for name, t in times.items()}
 
 
 def configs(setup: str):
@@ -149,7 +156,9 @@ def main(argv=None):
   parser.add_argument("--num-images", type=int, default=10)
   parser.add_argument("--max-proposals", type=int, default=2000)
   parser.add_argument("--repeats", type=int, default=5)
+  store.add_save_flag(parser, "rcnn_vs_sppnet.jsonl")
   args = parser.parse_args(argv)
+  store.save_to(args.save)
 
   rcnn_config, spp_config, split = configs(args.setup)
   size = SIZES[args.setup]
@@ -184,10 +193,11 @@ def main(argv=None):
     x = normaliser(image.shape, classes["mean"], classes["std"])(image[None])
     row = dict(image=i, size=list(image.shape[:2]), proposals=len(proposals),
                selective_search_ms=1e3 * search)
-    for name, (run, warm_up, variables) in functions.items():
-      row[f"{name}_ms"] = 1e3 * _median_seconds(
-          lambda: run(variables, x, boxes, index), args.repeats,
-          lambda: warm_up(variables, x, boxes, index))
+    calls = {name: (functools.partial(run, variables, x, boxes, index),
+                    functools.partial(warm_up, variables, x, boxes, index))
+             for name, (run, warm_up, variables) in functions.items()}
+    for name, seconds in _interleaved_medians(calls, args.repeats).items():
+      row[f"{name}_ms"] = 1e3 * seconds
     row["speedup"] = row["rcnn_cnn_ms"] / row["sppnet_cnn_ms"]
     row["pool5_speedup"] = row["rcnn_pool5_ms"] / row["sppnet_pool5_ms"]
     rows.append(row)

@@ -19,7 +19,6 @@ does; --batch is the global batch, and each process feeds its rows of it. Only p
 prints.
 """
 import argparse
-import json
 import os
 import pathlib
 import resource
@@ -37,6 +36,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from jax.experimental import multihost_utils  # noqa: E402
 
+from benchmarks import store  # noqa: E402
 from jcnn import evaluators, models, parallel, precision, tasks  # noqa: E402
 from jcnn import state as state_lib  # noqa: E402
 from jcnn.evaluators import classification as classification_eval  # noqa: E402
@@ -69,11 +69,13 @@ def _parse(argv):
   p.add_argument("--flops", action="store_true",
                  help="also report model TFLOP/s: 2 x forward MACs per image (x3 when "
                       "training: backward is twice the forward), from jcnn.analysis")
+  store.add_save_flag(p, "train_step.jsonl")
   return p.parse_args(argv)
 
 
 def main(argv=None):
   args = _parse(argv)
+  store.save_to(args.save)
   # Before anything compiles, as in `python -m train`; no cache, so compile_s is honest.
   info = models.info(args.model)
   if args.devices > 1:
@@ -144,7 +146,7 @@ def main(argv=None):
     extra["model_tflop_per_s"] = round(flops * args.batch / median / 1e12, 3)
   if not parallel.is_primary():
     return
-  print(json.dumps({
+  store.emit({
       "framework": "jcnn", "model": args.model, "mode": args.mode, "batch": args.batch,
       "processes": jax.process_count(), "devices": jax.device_count(),
       "omp_threads": os.environ.get("OMP_NUM_THREADS"),
@@ -152,7 +154,7 @@ def main(argv=None):
       "step_ms": round(1000 * median, 3), "compile_s": round(compile_s, 2),
       "steps": len(times),
       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-      "device": jax.devices()[0].device_kind, **extra}))
+      "device": jax.devices()[0].device_kind, **extra})
 
 
 def _forward_macs(model, input_shape) -> int:

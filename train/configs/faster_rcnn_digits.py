@@ -10,8 +10,10 @@ and a first look.
 Measured (seed 0, 2026-12-07, 2-core CPU): VOC mAP@0.5 0.501 (COCO AP 0.227) on the 200
 test canvases in 1 min 38 s wall time, bit for bit the same run on the commit before the
 layout change (4da0b57) and after it. The 0.561 (COCO AP 0.254) measured on 2026-12-01
-predates later changes to NMS tiles and fc6 (not bisected). The blurred, upscaled 8×8 digits are harder to
-tell apart than MNIST's: the mnist config reaches 0.974.
+predates later changes to NMS tiles and fc6 (not bisected); colabs/faster_rcnn.ipynb's
+stored output is that run's, and re-executing it gives today's number. The blurred,
+upscaled 8×8 digits are harder to tell apart than MNIST's: the mnist config reaches
+0.974.
 """
 from train.configs import faster_rcnn_mnist
 

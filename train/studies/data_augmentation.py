@@ -15,8 +15,13 @@ Measured (2026-12-02, 2-core CPU, 1 min 19 s for the 6 runs; `python -m eval stu
 | crop | 99.56 ± 0.22 (3) | 0.44 ± 0.22 | +1.56 [-0.27, +3.38] |
 | none | 98.00 ± 0.80 (3) | 2.00 ± 0.80 | baseline |
 
-Verdict: holds in direction and size (+1.6 points, the generalisation gap cut from 2.0
-to 0.4 points); with 3 seeds Welch's 95 % interval still includes 0: 5+ seeds would
+The gap column predates train records that average their window (75a8c7e): "train"
+there is the last batch's top-1, 100 % in every run, so the column is 100 − test.
+`python -m eval study` on a new run reports the window's average instead, so its gap
+column differs; no such run is stored, so the table stays as measured.
+
+Verdict: holds in direction and size (+1.6 points, the last batch's generalisation gap
+cut from 2.0 to 0.4 points); with 3 seeds Welch's 95 % interval still includes 0: 5+ seeds would
 settle it.
 
 Setup: the default job (LeNet-5, scikit-learn's 1,347 training digits, 30 epochs of
