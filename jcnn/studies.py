@@ -222,7 +222,7 @@ def read_plan(workdir: pathlib.Path) -> dict:
   path = workdir / runs.STUDY_FILE
   if not path.exists():
     raise ValueError(f"{workdir} is not a study folder (no {runs.STUDY_FILE}); "
-                     "`python -m eval compare RUN ...` compares any runs")
+                     "`python -m eval compare --workdir RUN ...` compares any runs")
   # json raises RecursionError, not ValueError, for a file nested deeper than the stack.
   try:
     plan = json.loads(path.read_text())

@@ -18,7 +18,12 @@ In a group each process trains in a child process it supervises (jcnn/supervisor
 when another process of the group dies, every survivor stops within --peer_timeout
 seconds with one line naming the lost process and the last good checkpoint.
 
-Exit status: 0 done; 2 bad config, workdir in use, unreadable data or checkpoints;
+A misspelt flag or config field, a bad value or a config file that does not load stops
+the program with one line, `error: ...` (with the closest name where there is one).
+Flags are spelt with underscores, as in `python -m eval` (--num_processes); the
+hyphenated spelling (--num-processes) works too.
+
+Exit status: 0 done; 2 bad flag or config, workdir in use, unreadable data or checkpoints;
 3 stopped after config.max_nonfinite_steps non-finite steps in a row; 75 a process of
 the group was lost (start the whole group again to resume); 130 / 143 interrupted by
 SIGINT / SIGTERM (checkpoint saved).
@@ -31,18 +36,18 @@ Examples:
   python -m train --workdir runs/lr --sweep config.learning_rate=1e-3,3e-3 --sweep config.seed=0,1
   python -m train --coordinator=node0:1234 --num_processes=2 --process_id=0   # and =1
 """
+import difflib
 import json
 import pathlib
+import re
 import sys
 
 from absl import app, flags
 from ml_collections import config_flags
 
 _DEFAULT_CONFIG = str(pathlib.Path(__file__).parent / "configs" / "default.py")
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", _DEFAULT_CONFIG,
-    "Experiment config file (train/configs/*.py); override fields with --config.KEY=VALUE.",
-    lock_config=True)
+_CONFIG_HELP = ("Experiment config file (train/configs/*.py); override fields with "
+                "--config.KEY=VALUE.")
 _STUDY = flags.DEFINE_string(
     "study", None, "A study file (train/studies/*.py): train every variant × seed into "
     "<workdir>/<variant>/seed_<k>, skipping finished runs. Replaces --config.")
@@ -69,11 +74,10 @@ _WORKDIR = flags.DEFINE_string(
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # parse_flags took every argument
   from jcnn import supervisor
   verbose = flags.FLAGS["verbosity"].present
-  config = _CONFIG.value
+  config = flags.FLAGS.config
   workdir = _WORKDIR.value or str(pathlib.Path("runs") / config.name)
   if supervisor.is_child():
     supervisor.become_child()
@@ -137,5 +141,78 @@ def _exit(status: int, message: str):
   sys.exit(status)
 
 
+def parse_flags(argv: list[str]) -> list[str]:
+  """app.run's flags_parser: absl's parsing, the config file and its --config.KEY
+  overrides included, with every mistake one line, `error: ...`, and exit status 2."""
+  argv = _underscored(argv)
+  try:
+    # Defined here, not at import: ml_collections loads the config and looks up the
+    # overrides in argv as the flag is defined, and a misspelt field raises there.
+    config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, _CONFIG_HELP,
+                                    lock_config=True, sys_argv=argv)
+    rest = flags.FLAGS(argv)
+    flags.FLAGS.config.name  # noqa: B018 (a file that failed to load raises on first use)
+  except Exception as e:  # noqa: BLE001 (a config file may raise anything)
+    _exit(2, f"error: {_flag_error(e, argv)}")
+  if len(rest) > 1:
+    _exit(2, f"error: unexpected arguments: {' '.join(rest[1:])}")
+  return rest
+
+
+def _underscored(argv: list[str]) -> list[str]:
+  """`argv` with `--num-processes` spelt `--num_processes`, as `python -m eval` takes
+  either spelling of its flags."""
+  out = argv[:1]
+  for i, arg in enumerate(argv[1:], 1):
+    if arg == "--":
+      return out + argv[i:]
+    name, equals, value = arg.partition("=")
+    if name.startswith("--") and name[2:].replace("-", "_") in flags.FLAGS:
+      name = "--" + name[2:].replace("-", "_")
+    out.append(name + equals + value)
+  return out
+
+
+def _flag_error(e: Exception, argv: list[str]) -> str:
+  """One line for what absl or ml_collections raised while parsing `argv`."""
+  if isinstance(e, flags.UnrecognizedFlagError):
+    close = difflib.get_close_matches(e.flagname, list(flags.FLAGS), n=1)
+    return f"unknown flag --{e.flagname}" + (f"; did you mean --{close[0]}?" if close else "")
+  if isinstance(e, flags.Error):  # a bad or missing value; --config.KEY before --config
+    return _one_line(str(e)).removeprefix("flag ")
+  unknown = _unknown_field(e, argv)
+  if unknown:
+    return unknown
+  if isinstance(e, OSError) and e.errno is None:  # ml_collections: the file did not load
+    return "--config: " + re.sub(r"^.*\[Errno \d+\] ", "", str(e).strip().splitlines()[-1])
+  return f"cannot build the config: {type(e).__name__}: {_one_line(str(e))}"
+
+
+def _unknown_field(e: Exception, argv: list[str]) -> str | None:
+  """ml_collections' KeyError (in an AttributeError) for --config.KEY naming no field, as
+  one line with its close match; None for any other error."""
+  key_error = e.args[0] if isinstance(e, AttributeError) and e.args else e
+  if not (isinstance(key_error, KeyError) and key_error.args
+          and isinstance(key_error.args[0], str)):
+    return None
+  text = key_error.args[0]  # "'lerning_rate'\nDid you mean "learning_rate" instead of ..."
+  field = text.splitlines()[0].strip("'\"")
+  overrides = [a.partition("=")[0] for a in argv[1:] if re.match(r"--?(no)?config\.", a)]
+  named = [o for o in overrides if o.split(".")[-1] == field]
+  if not named:
+    return None
+  close = re.search(r'Did you mean "([^"]+)"', text)
+  return (f"{named[0]}: unknown config field {field!r}"
+          + (f"; did you mean {close[1]}?" if close else ""))
+
+
+def _one_line(text: str) -> str:
+  """`text` on one line: a traceback inside it is cut to its first and last lines."""
+  lines = [line.strip() for line in text.splitlines() if line.strip()]
+  if "Traceback (most recent call last):" in lines:
+    lines = [lines[0], lines[-1]]
+  return " ".join(lines)
+
+
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

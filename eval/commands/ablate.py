@@ -5,7 +5,7 @@ Rows (each against the checkpoint as trained, its Δ top-1 beside it):
            turn (for a residual block this deletes its residual branch exactly; Veit et
            al. 2016: residual nets degrade gracefully, plain nets collapse)
   dropout  dropout kept on at test time: one draw, and the mean of --samples draws
-  bn       batch-norm statistics recomputed on --bn-batches training batches, augmented
+  bn       batch-norm statistics recomputed on --bn_batches training batches, augmented
            as in training (fvcore's precise BN) and, where the run augments, without
   ema      the raw weights instead of their moving average (runs with ema_decay > 0)
   tta      test-time augmentation: horizontal flip; AlexNet's ten crops of the image
@@ -43,7 +43,7 @@ def add_arguments(parser) -> None:
                            "one)")
   parser.add_argument("--samples", type=int, default=10,
                       help="dropout: draws averaged in the Monte-Carlo row (default 10)")
-  parser.add_argument("--bn-batches", type=int, default=50,
+  parser.add_argument("--bn_batches", type=int, default=50,
                       help="bn: training batches (of the run's batch size) to recompute "
                            "the statistics on (default 50)")
   parser.add_argument("--pad", type=int, default=None,
@@ -200,7 +200,7 @@ def _markdown(result: dict) -> str:
 def run(args) -> None:
   groups = _groups(args.only)
   if args.samples < 1 or args.bn_batches < 1 or (args.pad is not None and args.pad < 0):
-    raise ValueError("--samples and --bn-batches must be >= 1, --pad >= 0")
+    raise ValueError("--samples and --bn_batches must be >= 1, --pad >= 0")
   the_run = score.open_run(args.workdir, "classification", "ablate")
   restored = tasks.restore(the_run, args.step)
   table = _Table(the_run, restored, args.split)

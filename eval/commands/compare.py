@@ -4,8 +4,11 @@ The same table as `eval study` (mean ± std (n) per group, Welch's 95 % interval
 each group's top-1 difference to the first or --baseline group). A group is named
 after its first run's folder (a seed_<k> folder: after its parent).
 
+Each run is a --workdir RUN; run folders given without the flag work too (they count
+after the --workdir ones).
+
 Example:
-  python -m eval compare runs/lenet5_a runs/lenet5_b runs/lenet5_c
+  python -m eval compare --workdir runs/lenet5_a --workdir runs/lenet5_b --workdir runs/lenet5_c
 """
 import pathlib
 
@@ -14,7 +17,9 @@ from jcnn import runs, studies
 
 
 def add_arguments(parser) -> None:
-  parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders")
+  parser.add_argument("--workdir", action="append", default=[], metavar="RUN",
+                      help="a run folder; repeat it for each run")
+  parser.add_argument("runs", nargs="*", metavar="RUN", help="run folders, without --workdir")
   study_report.add_table_arguments(parser)
 
 
@@ -23,8 +28,11 @@ def _group_name(folder: pathlib.Path) -> str:
 
 
 def run(args) -> None:
+  folders = [*args.workdir, *args.runs]
+  if not folders:
+    raise ValueError("give the runs to compare: --workdir RUN --workdir RUN ...")
   groups: dict = {}
-  for folder in map(pathlib.Path, args.runs):
+  for folder in map(pathlib.Path, folders):
     config = runs.Run.open(folder).config.to_dict()
     key = repr(sorted((k, v) for k, v in config.items() if k not in ("seed", "name")))
     groups.setdefault(key, []).append(folder)
@@ -38,4 +46,4 @@ def run(args) -> None:
   results = study_report.finished_results(named, args.target)
   variants = [name for name, _ in named]
   study_report.report(results, variants, args.baseline or variants[0], args,
-                      [pathlib.Path(r) for r in args.runs])
+                      [pathlib.Path(r) for r in folders])

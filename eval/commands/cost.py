@@ -3,7 +3,7 @@
 Counted from the model's jaxpr (1 MAC = 2 FLOPs; pooling, normalisation and
 activations count as FLOPs, not MACs; see jcnn.analysis.cost), with XLA's own
 FLOP count and memory sizes of the compiled forward pass beside them (skip with
---no-xla). --fit GIB adds the largest training batch that fits in that much memory
+--no_xla). --fit GIB adds the largest training batch that fits in that much memory
 for SGD, momentum and Adam (jcnn.analysis.memory).
 
 Examples:
@@ -20,7 +20,7 @@ from eval.commands import rf
 def add_arguments(parser) -> None:
   rf.add_model_arguments(parser)
   parser.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
-  parser.add_argument("--no-xla", action="store_true",
+  parser.add_argument("--no_xla", action="store_true",
                       help="skip compiling the forward pass for XLA's figures")
   parser.add_argument("--fit", type=float, default=None, metavar="GIB",
                       help="also report the largest training batch that fits in GIB GiB")

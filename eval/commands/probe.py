@@ -1,7 +1,7 @@
 """Are a trained network's features general? (Zeiler & Fergus 2014, §5.2)
 
 Freezes the checkpoint's features at --layer (default: the last feature map, averaged
-over positions: what the classifier reads), fits only a softmax on --train-examples
+over positions: what the classifier reads), fits only a softmax on --train_examples
 images of another --dataset and scores it on that dataset's test split. Beside it: the
 same softmax on the features of the same architecture at random initialisation, and the
 same architecture trained from scratch on the same images with the run's own recipe
@@ -10,7 +10,7 @@ beat training from scratch by far when labelled images are few.
 
 Example:
   python -m eval probe --workdir runs/small_vgg_mnist --dataset fashion_mnist \\
-      --train-examples 1000
+      --train_examples 1000
 """
 import contextlib
 import json
@@ -37,16 +37,16 @@ def add_arguments(parser) -> None:
   parser.add_argument("--dataset", required=True,
                       help="the new dataset (a jcnn.data name: digits, mnist, "
                       "fashion_mnist, image_folder, ...)")
-  parser.add_argument("--data-dir", default=None, help="its data folder, where it has one")
+  parser.add_argument("--data_dir", default=None, help="its data folder, where it has one")
   parser.add_argument("--layer", default=None, help="feature map to freeze (default: the last)")
-  parser.add_argument("--train-examples", type=int, default=1000,
+  parser.add_argument("--train_examples", type=int, default=1000,
                       help="labelled training images, balanced over classes (default 1000)")
-  parser.add_argument("--eval-examples", type=int, default=0,
+  parser.add_argument("--eval_examples", type=int, default=0,
                       help="test images scored (default 0: the whole test split)")
   parser.add_argument("--epochs", type=int, default=None,
                       help="from-scratch training epochs (default: as many as give the "
                       "run's own number of steps)")
-  parser.add_argument("--no-scratch", action="store_true",
+  parser.add_argument("--no_scratch", action="store_true",
                       help="skip the from-scratch baseline (the slow row)")
   parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
@@ -85,7 +85,7 @@ def _softmax_top1(train: tuple, test: tuple) -> float:
 
 def run(args) -> None:
   if args.train_examples < 2:
-    raise ValueError(f"--train-examples must be >= 2, got {args.train_examples}")
+    raise ValueError(f"--train_examples must be >= 2, got {args.train_examples}")
   run_ = score.open_run(args.workdir, "classification", "probe")
   restored = tasks.restore(run_, args.step)
   shape = tuple(run_.dataset_info["image_shape"])

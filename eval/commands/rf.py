@@ -7,7 +7,7 @@ recorded stage (e.g. pool5, stage4), whose field is the interesting one for a cl
 
 Examples:
   python -m eval rf --model vgg16 --feature pool5
-  python -m eval rf --model resnet50 --input-size 321 --feature stage4 --json
+  python -m eval rf --model resnet50 --input_size 321 --feature stage4 --json
   python -m eval rf --workdir runs/lenet5_digits
 """
 import json
@@ -19,12 +19,12 @@ from jcnn import analysis, models
 
 
 def add_model_arguments(parser) -> None:
-  """--model/--workdir/--step/--input-size: where the model comes from."""
+  """--model/--workdir/--step/--input_size: where the model comes from."""
   parser.add_argument("--model", help="a registered model name (see `python -m eval models`)")
   parser.add_argument("--workdir", help="a training run's folder: its model and checkpoint")
   parser.add_argument("--step", type=int, default=None,
                       help="--workdir: checkpoint step to restore (default: the latest)")
-  parser.add_argument("--input-size", type=int, default=None,
+  parser.add_argument("--input_size", type=int, default=None,
                       help="square input side (default: the model's own input size)")
 
 
@@ -58,7 +58,7 @@ def load(args):
     variables = None
   if args.input_size is not None:
     if args.input_size < 1:
-      raise ValueError(f"--input-size must be positive, got {args.input_size}")
+      raise ValueError(f"--input_size must be positive, got {args.input_size}")
     shape = (args.input_size, args.input_size, shape[-1])
   x = jax.ShapeDtypeStruct((1, *shape), jnp.float32)
   if variables is None:

@@ -5,9 +5,12 @@ top-1, train top-1 and the generalisation gap, loss, steps to --target and img/s
 as mean ± std over seeds (std with n − 1), and Welch's 95 % interval of each variant's
 top-1 difference to the baseline. Runs still training are left out and named.
 
+The study's folder is --workdir (`python -m eval study runs/data_augmentation`, the
+folder without the flag, works too).
+
 Examples:
-  python -m eval study runs/data_augmentation
-  python -m eval study runs/data_augmentation --format csv --plot study_plots/
+  python -m eval study --workdir runs/data_augmentation
+  python -m eval study --workdir runs/data_augmentation --format csv --plot study_plots/
 """
 import pathlib
 
@@ -16,7 +19,9 @@ from jcnn import runs, studies
 
 
 def add_arguments(parser) -> None:
-  parser.add_argument("workdir", help="the study's folder")
+  parser.add_argument("--workdir", default=None, help="the study's folder")
+  parser.add_argument("folder", nargs="?", default=None, metavar="STUDY",
+                      help="the study's folder, without --workdir")
   study_report.add_table_arguments(parser)
 
 
@@ -42,7 +47,10 @@ def study_groups(workdir: pathlib.Path) -> tuple[dict, list]:
 
 
 def run(args) -> None:
-  workdir = pathlib.Path(args.workdir)
+  folders = [f for f in (args.workdir, args.folder) if f is not None]
+  if len(folders) != 1:
+    raise ValueError("give the study's folder once: --workdir STUDY")
+  workdir = pathlib.Path(folders[0])
   plan, groups = study_groups(workdir)
   results = study_report.finished_results(groups, args.target)
   study_report.report(results, [name for name, _ in groups], args.baseline or plan["baseline"],

@@ -4,13 +4,13 @@ KIND is one of:
   filters     the first convolution's kernels (with --layer: the last one feeding it)
   deconv      deconvnet projections of each layer's strongest feature maps, per image,
               and each layer's feature maps as a grid
-  top9        each channel's 9 strongest hits over --num-images: projections | patches
+  top9        each channel's 9 strongest hits over --num_images: projections | patches
   occlusion   a grey square slid over each image: feature, true-class and top-class maps
   evolution   the strongest hit of some channels at every checkpoint of the run
   invariance  feature distances and p(true class) under shift, scale and rotation
   saliency    |gradient|, guided backpropagation and deconvnet of the class score
 
-Images are --num-images of --split spread over it (or from --index on), or --images FILE...
+Images are --num_images of --split spread over it (or from --index on), or --images FILE...
 (resized to the training size, with a note). Layers are the names the model records
 (`python -m eval models` / jcnn.models.feature_info). Files go to --output (default
 ./viz), never into the run folder.
@@ -49,7 +49,7 @@ def add_arguments(parser) -> None:
   parser.add_argument("--index", type=int, default=None,
                       help="first image of the split (default: images spread evenly over "
                       "it, starting with image 0)")
-  parser.add_argument("--num-images", type=int, default=None,
+  parser.add_argument("--num_images", type=int, default=None,
                       help="images looked at (default: top9 2000, evolution 500, "
                       "invariance 5, others 1)")
   parser.add_argument("--channels", default=None,
@@ -73,7 +73,7 @@ def run(args) -> None:
   args.channels = _channel_list(args.channels) if args.channels else None
   count = args.num_images or DEFAULT_IMAGES.get(args.kind, 1)
   if count < 1:
-    raise ValueError(f"--num-images must be >= 1, got {count}")
+    raise ValueError(f"--num_images must be >= 1, got {count}")
   restored = tasks.restore(run_, args.step)
   inputs = (viz_inputs.from_files(run_, args.images) if args.images
             else viz_inputs.from_split(run_, args.split, count, args.index))

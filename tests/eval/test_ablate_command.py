@@ -49,7 +49,7 @@ def test_ablate_markdown_and_group_choice(vgg_run, capsys):
 @pytest.mark.parametrize("flags, message", [
     (["--only", "blocks,knees"], "unknown group knees"),
     (["--blocks", "conv1"], "conv1 cannot be removed"),
-    (["--samples", "0"], "--samples and --bn-batches must be >= 1"),
+    (["--samples", "0"], "--samples and --bn_batches must be >= 1"),
 ])
 def test_bad_ablations_are_one_line(vgg_run, capsys, flags, message):
   assert message in eval_error(capsys, "ablate", "--workdir", str(vgg_run), *flags)

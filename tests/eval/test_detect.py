@@ -78,6 +78,10 @@ def test_predict_never_writes_into_the_run(detection_folder, tmp_path, capsys):
   err = eval_error(capsys, "predict", "--workdir", str(detection_folder), "--output",
                str(tmp_path / "out"), str(tmp_path / "x" / "a.png"), str(image))
   assert "would both be drawn to" in err
+  assert eval_error(capsys, "predict", "--workdir", str(detection_folder), "--output",
+                    str(tmp_path / "boxes.csv"), str(image)) == (
+      f"error: --output {tmp_path / 'boxes.csv'}: a detection run draws into a folder; "
+      "results files are for classification runs (use --json for the boxes)")
 
 
 def test_the_text_report_is_a_table_per_class_then_coco():

@@ -131,6 +131,21 @@ def test_compare_groups_runs_that_differ_only_in_the_seed(study_dir, capsys):
   assert out["rows"][0]["top1_mean"] == pytest.approx(np.mean([0.9, 0.92, 0.97, 0.8, 0.84]))
 
 
+def test_study_and_compare_take_their_runs_as_workdir_like_every_command(study_dir, capsys):
+  table = ["--format", "json"]
+  positional = eval_json(capsys, "study", str(study_dir), *table)
+  assert eval_json(capsys, "study", "--workdir", str(study_dir), *table) == positional
+  folders = [str(study_dir / v / f"seed_{s}") for v in ("wide", "narrow") for s in VALUES[v]]
+  positional = eval_json(capsys, "compare", *folders, *table)
+  flags = [arg for folder in folders for arg in ("--workdir", folder)]
+  assert eval_json(capsys, "compare", *flags, *table) == positional
+  assert eval_json(capsys, "compare", *flags[:4], *folders[2:], *table) == positional
+  assert eval_error(capsys, "study", "--workdir", str(study_dir), str(study_dir)) == (
+      "error: give the study's folder once: --workdir STUDY")
+  assert eval_error(capsys, "compare", *table) == (
+      "error: give the runs to compare: --workdir RUN --workdir RUN ...")
+
+
 def test_an_interrupted_study_resumes_and_skips_finished_runs(tmp_path):
   file = tmp_path / "two.py"
   file.write_text('"""Two widths."""\nfrom tests.helpers import tiny_config\n'

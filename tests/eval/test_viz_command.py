@@ -90,9 +90,9 @@ def test_bad_requests_name_the_problem(run, tmp_path, capsys):
                                                "--output", str(run / "pictures"))
   assert "image index 5000 out of range" in eval_error(capsys, "viz", "saliency", "--index",
                                                        "5000", *args)
-  with pytest.raises(SystemExit):
-    eval_main.main(["viz", "deconvolution", *args])
-  assert "invalid choice: 'deconvolution'" in capsys.readouterr().err
+  assert eval_error(capsys, "viz", "deconvolution", *args).endswith(
+      "invalid choice: 'deconvolution' (choose from 'deconv', 'evolution', 'filters', "
+      "'invariance', 'occlusion', 'saliency', 'top9'); did you mean deconv?")
   one = tmp_path / "one"
   shutil.copytree(run, one)
   for step in runs.Run.open(one).steps()[:-1]:
@@ -116,7 +116,7 @@ def test_probe_fits_a_softmax_on_frozen_features_beside_random_and_scratch(run, 
 
 def test_probe_bad_input(run, capsys):
   args = ["probe", "--workdir", str(run), "--no-scratch"]
-  assert "--train-examples must be >= 2" in eval_error(capsys, *args, "--dataset", "digits",
+  assert "--train_examples must be >= 2" in eval_error(capsys, *args, "--dataset", "digits",
                                                        "--train-examples", "1")
   assert "unknown layer 'fc'" in eval_error(capsys, *args, "--dataset", "digits",
                                             "--layer", "fc")

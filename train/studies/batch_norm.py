@@ -1,7 +1,7 @@
 """Batch norm against none: fewer steps to the same accuracy, and higher learning rates (Inception v2).
 
     JCNN_DATA_DIR=<data> python -m train --study train/studies/batch_norm.py --workdir runs/batch_norm
-    python -m eval study runs/batch_norm --target 0.5
+    python -m eval study --workdir runs/batch_norm --target 0.5
 
 Claim: normalising each convolution's outputs over the mini-batch lets a net reach the
 same accuracy "with 14 times fewer training steps", and trains at learning rates that

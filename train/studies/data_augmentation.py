@@ -1,7 +1,7 @@
 """Data augmentation: random shifts against none (AlexNet §4.1; LeNet-5 on digits).
 
     python -m train --study train/studies/data_augmentation.py --workdir runs/data_augmentation
-    python -m eval study runs/data_augmentation
+    python -m eval study --workdir runs/data_augmentation
 
 Claim: label-preserving translations enlarge a small training set and cut the test
 error (Krizhevsky et al. 2012 §4.1; LeCun et al. 1998 §III-C's distortions). Expected:

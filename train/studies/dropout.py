@@ -1,7 +1,7 @@
 """Dropout against none: dropout cuts overfitting (AlexNet §4.2; Srivastava et al. 2014).
 
     python -m train --study train/studies/dropout.py --workdir runs/dropout
-    python -m eval study runs/dropout
+    python -m eval study --workdir runs/dropout
 
 Claim: "Without dropout, our network exhibits substantial overfitting" (Krizhevsky et
 al. 2012 §4.2); dropout on the fully connected layers lowers the test error of nets that

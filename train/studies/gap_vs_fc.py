@@ -1,7 +1,7 @@
 """Global average pooling against a dense head (NiN §3.2, §4.6).
 
     JCNN_DATA_DIR=<data> python -m train --study train/studies/gap_vs_fc.py --workdir runs/gap_vs_fc
-    python -m eval study runs/gap_vs_fc
+    python -m eval study --workdir runs/gap_vs_fc
 
 Claim: averaging each class's feature map replaces the fully connected classifier,
 "is itself a structural regularizer" and generalises better: NiN's CIFAR-10 test error

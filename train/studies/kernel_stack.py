@@ -1,7 +1,7 @@
 """Three stacked 3×3 convolutions against one 7×7 (VGG §2.3).
 
     JCNN_DATA_DIR=<data> python -m train --study train/studies/kernel_stack.py --workdir runs/kernel_stack
-    python -m eval study runs/kernel_stack
+    python -m eval study --workdir runs/kernel_stack
 
 Claim: a stack of three 3×3 layers has the receptive field of one 7×7 but three
 non-linearities and 27C² weights instead of 49C²: "this can be seen as imposing a

@@ -1,7 +1,7 @@
 """Label smoothing against one-hot targets (Inception v3, Szegedy et al. 2016 §7).
 
     python -m train --study train/studies/label_smoothing.py --workdir runs/label_smoothing
-    python -m eval study runs/label_smoothing
+    python -m eval study --workdir runs/label_smoothing
 
 Claim: training against targets smoothed with ε = 0.1 (the uniform distribution mixed
 in) regularises the classifier: about 0.2 % absolute lower top-1 and top-5 error on

@@ -1,7 +1,7 @@
 """Local response normalisation against none (AlexNet §3.3).
 
     JCNN_DATA_DIR=<data> python -m train --study train/studies/lrn.py --workdir runs/lrn
-    python -m eval study runs/lrn
+    python -m eval study --workdir runs/lrn
 
 Claim: response normalisation after the first layers "reduces our top-1 and top-5 error
 rates by 1.4 % and 1.2 %" on ImageNet, and on CIFAR-10 "a four-layer CNN achieved a 13 %

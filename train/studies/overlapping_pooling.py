@@ -1,7 +1,7 @@
 """Overlapping pooling against adjacent windows (AlexNet §3.4).
 
     JCNN_DATA_DIR=<data> python -m train --study train/studies/overlapping_pooling.py --workdir runs/overlapping_pooling
-    python -m eval study runs/overlapping_pooling
+    python -m eval study --workdir runs/overlapping_pooling
 
 Claim: pooling 3×3 windows at stride 2 (overlapping) instead of 2×2 at stride 2 "reduces
 the top-1 and top-5 error rates by 0.4 % and 0.3 %, respectively, as compared with the

@@ -1,7 +1,7 @@
 """Plain against residual nets at two depths: the degradation problem (ResNet §4.2, Fig. 6).
 
     JCNN_DATA_DIR=<data> python -m train --study train/studies/plain_vs_residual.py --workdir runs/plain_vs_residual
-    python -m eval study runs/plain_vs_residual --baseline plain20
+    python -m eval study --workdir runs/plain_vs_residual --baseline plain20
 
 Claim: a deeper plain net has *higher training error* than a shallower one: plain-56
 trains worse than plain-20 on CIFAR-10, which overfitting cannot explain; with identity

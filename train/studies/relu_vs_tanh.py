@@ -1,7 +1,7 @@
 """ReLU against tanh: non-saturating units train faster (AlexNet §3.1, Fig. 1).
 
     JCNN_DATA_DIR=<data> python -m train --study train/studies/relu_vs_tanh.py --workdir runs/relu_vs_tanh
-    python -m eval study runs/relu_vs_tanh --target 0.5
+    python -m eval study --workdir runs/relu_vs_tanh --target 0.5
 
 Claim: a four-layer CNN with ReLUs reaches 25 % training error on CIFAR-10 six times
 faster than the same net with tanh units (Krizhevsky et al. 2012, Fig. 1: 5 against

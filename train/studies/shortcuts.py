@@ -1,7 +1,7 @@
 """Shortcut options A, B and C (ResNet §3.3, Table 3).
 
     JCNN_DATA_DIR=<data> python -m train --study train/studies/shortcuts.py --workdir runs/shortcuts
-    python -m eval study runs/shortcuts
+    python -m eval study --workdir runs/shortcuts
 
 Claim: (A) zero-padded identity shortcuts, (B) 1×1 projections only where the shape
 changes and (C) projections on every shortcut all train deep residual nets; "B is
