@@ -16,6 +16,7 @@ Examples:
   python -m eval compare --workdir runs/a --workdir runs/b
   python -m eval viz --workdir runs/small_vgg_cifar10 top9 --layer relu3  # ZF's figures
   python -m eval probe --workdir runs/small_vgg_mnist --dataset digits     # transfer
+  python -m eval export --workdir runs/lenet5_digits --format stablehlo --output lenet5/
 
 Flags are spelt with underscores, as in `python -m train` (--num_images, --top_k);
 the hyphenated spelling (--num-images) works too. A mistake in the arguments is one
@@ -45,6 +46,8 @@ COMMANDS = (
     "cost",
     "detect",
     "evaluate",
+    "export",
+    "import-weights",
     "models",
     "predict",
     "probe",

@@ -25,9 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-from jcnn import nn as jnn
 from jcnn.models import features
-from jcnn.models.layers import BatchNorm
+from jcnn.models.layers import BatchNorm, stored_statistics
 
 KEEP = "ablation_keep"  # the variables' entry that `knock_out`'s apply reads
 _MOMENTS = "ablation_moments"  # the collection `recomputed_batch_stats` sows into
@@ -95,19 +94,6 @@ def knock_out(apply_fn: Callable, names: Iterable[str]) -> Callable:
   return apply
 
 
-def _stored_statistics_batch_norm(next_fun, args, kwargs, context):
-  """Batch norm on its running statistics even when the model is called with train=True."""
-  module = context.module
-  if not isinstance(module, BatchNorm) or context.method_name != "__call__":
-    return next_fun(*args, **kwargs)
-  x = args[0]
-  scale, bias = module.get_variable("params", "scale"), module.get_variable("params", "bias")
-  y, _, _ = jnn.batch_norm(x, scale, bias, module.get_variable("batch_stats", "mean"),
-                           module.get_variable("batch_stats", "var"), train=False,
-                           epsilon=module.epsilon)
-  return y.astype(jnp.result_type(x, scale, bias))
-
-
 def dropout_on(apply_fn: Callable, key: jax.Array, samples: int = 1) -> Callable:
   """`apply_fn` with dropout active at test time (batch norm stays on its statistics).
 
@@ -117,7 +103,7 @@ def dropout_on(apply_fn: Callable, key: jax.Array, samples: int = 1) -> Callable
   """
 
   def one(variables, x, k):
-    with nn.intercept_methods(_stored_statistics_batch_norm):
+    with nn.intercept_methods(stored_statistics()):
       out = apply_fn(variables, x, train=True, rngs={"dropout": k})
     return features.unpack_outputs(out)[0]
 

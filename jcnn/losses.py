@@ -124,16 +124,27 @@ def l2_penalty(params: Any,
   Returns:
     A float32 scalar; 0 when nothing is selected.
   """
-  if callable(subset):
-    select = subset
-  elif subset in _SUBSETS:
-    select = _SUBSETS[subset]
-  else:
-    raise ValueError(f"subset must be one of {tuple(_SUBSETS)} or a callable, "
-                     f"got {subset!r}")
+  select = _selector(subset)
   leaves, _ = jax.tree_util.tree_flatten_with_path(params)
   total = jnp.zeros((), jnp.float32)
   for path, leaf in leaves:
     if select(_path_names(path), leaf):
       total += 0.5 * jnp.sum(jnp.square(leaf.astype(jnp.float32)))
   return total
+
+
+def penalised(params: Any,
+              subset: str | Callable[[tuple[str, ...], jax.Array], bool] = "kernels") -> Any:
+  """Which leaves `l2_penalty(params, subset)` penalises, as a tree of bools: the mask
+  of AdamW's decoupled decay (`optax.adamw(mask=...)`), so both decays take the same."""
+  select = _selector(subset)
+  return jax.tree_util.tree_map_with_path(
+      lambda path, leaf: bool(select(_path_names(path), leaf)), params)
+
+
+def _selector(subset) -> Callable[[tuple[str, ...], jax.Array], bool]:
+  if callable(subset):
+    return subset
+  if subset in _SUBSETS:
+    return _SUBSETS[subset]
+  raise ValueError(f"subset must be one of {tuple(_SUBSETS)} or a callable, got {subset!r}")

@@ -75,6 +75,19 @@ def output_size(spatial_shape: Sequence[int], kernel_shape: Sequence[int],
                in zip(spatial_shape, kernel_shape[:2], stride, pads, dilation))
 
 
+def ceil_mode_padding(spatial_shape: Sequence[int], window: int,
+                      stride: int) -> tuple[tuple[int, int], tuple[int, int]]:
+  """The bottom/right padding with which VALID pooling of `spatial_shape` (height,
+  width) is PyTorch's (and Caffe's) `ceil_mode=True` without padding: a last, partial
+  window wherever the windows do not fit exactly. The padding must never win (max
+  pooling's -inf)."""
+  def pad(size: int) -> int:
+    out = -(-(size - window) // stride) + 1
+    return (out - 1) * stride + window - size
+
+  return tuple((0, pad(size)) for size in spatial_shape)
+
+
 def check_nhwc(x, name: str = "x") -> None:
   """Raises unless `x` is 4-D, as [batch, height, width, channels]."""
   if x.ndim != 4:

@@ -59,6 +59,52 @@ def eval_error(capsys, *argv) -> str:
   return err
 
 
+# Fine-tuning tests: a pre-trained run to start from, and variables leaf by leaf.
+def write_imported_run(workdir, model="lenet5", channels=1, num_classes=1000,
+                       model_kwargs=None):
+  """A run as `jcnn.pretrained.importer.import_run` writes one: a classification config
+  on ImageNet, 1,000 class names, its own normalisation and one checkpoint at step 0
+  (random weights, from another seed than the tests' runs; running statistics moved off
+  their initial values, as a trained network's are)."""
+  import jax
+  from jcnn import models, optim, runs, tasks
+  from jcnn import state as state_lib
+  config = tasks.default_config("classification")
+  config.update(name="imported", model=model, dataset="imagenet2012", resize=32,
+                optimizer="sgd", schedule="constant")
+  config.model_kwargs.update(model_kwargs or {})
+  net = models.create(model, num_classes=num_classes, **config.model_kwargs)
+  state = state_lib.create(net, optim.make_optimizer(config, optim.make_schedule(config, 1, 1)),
+                           rng=jax.random.PRNGKey(7), input_shape=(32, 32, channels))
+  state = state.replace(batch_stats=jax.tree.map(lambda x: x + 0.5, state.batch_stats))
+  with runs.Run.create(workdir, config, tasks.identity(config)) as run:
+    run.save_dataset_info({"image_shape": [32, 32, channels],
+                           "class_names": [f"class {i}" for i in range(num_classes)],
+                           "mean": [0.25] * channels, "std": [0.5] * channels})
+    run.save(state)
+  return workdir
+
+
+def fresh_params(model="lenet5", **kwargs) -> dict:
+  """What a digits run (`tiny_config`, seed 0) of `model` initialises its params to."""
+  import jax
+  import optax
+  from jcnn import models
+  from jcnn import state as state_lib
+  net = models.create(model, num_classes=10, **kwargs)
+  return state_lib.create(net, optax.sgd(0.0), rng=jax.random.PRNGKey(0),
+                          input_shape=(32, 32, 1)).params
+
+
+def flat_leaves(tree) -> dict:
+  """{"c1/kernel": numpy array, ...}: a variables tree's leaves by path."""
+  import jax
+  import numpy as np
+  leaves = jax.tree_util.tree_flatten_with_path(jax.device_get(tree))[0]
+  return {jax.tree_util.keystr(k, simple=True, separator="/"): np.asarray(v)
+          for k, v in leaves}
+
+
 # Convolution tests: random inputs, one geometry, the XLA reference, and the error metric.
 def random_array(shape, seed: int, scale: float = 1.0, shift: float = 0.0):
   """Standard normal float32 values, scaled and shifted, from `seed`."""

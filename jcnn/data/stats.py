@@ -17,6 +17,10 @@ DATASET_STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 # ImageNet's training split (torchvision's values): what ImageNet-trained weights expect.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# TF-slim's "inception" preprocessing (Keras' "tf"), pixels to [-1, 1]: what Google's
+# TF-slim weights (Inception, MobileNet) expect, wherever they were ported.
+INCEPTION_MEAN = (0.5, 0.5, 0.5)
+INCEPTION_STD = (0.5, 0.5, 0.5)
 
 
 def channel_stats(split: Split) -> tuple[np.ndarray, np.ndarray]:

@@ -64,13 +64,13 @@ def chain(x: jax.Array, train: bool, *layers: nn.Module) -> jax.Array:
   return x
 
 
-def avg_pool_3x3(x: jax.Array) -> jax.Array:
+def avg_pool_3x3(x: jax.Array, count_include_pad: bool = False) -> jax.Array:
   """The 3×3/1 average pool of the pooling branches, TF's "SAME" (padding not counted).
 
   TF-slim and Keras, the authors' code, average over real cells only; torchvision's
-  Inception v3 counts the padding. No parameters either way.
+  Inception v3 counts the padding (`count_include_pad`). No parameters either way.
   """
-  return jnn.avg_pool(x, 3, 1, "SAME", count_include_pad=False)
+  return jnn.avg_pool(x, 3, 1, "SAME", count_include_pad=count_include_pad)
 
 
 def check_min_size(name: str, x: jax.Array, min_size: int, why: str = ""):

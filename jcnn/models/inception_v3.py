@@ -9,11 +9,15 @@ from jcnn.models.inception_blocks import (ConvUnit, avg_pool_3x3, chain, check_m
                                           classifier, concat)
 from jcnn.models.registry import register
 
+LAYOUTS = ("tf_slim", "torchvision")
+
 
 class InceptionA(nn.Module):
   """35×35 module (Figure 5: 5×5 factorised): 1×1 64 | 1×1 48 -> 5×5 64 |
-  1×1 64 -> 3×3 96 -> 3×3 96 | avg pool -> 1×1 `pool_features`."""
+  1×1 64 -> 3×3 96 -> 3×3 96 | avg pool -> 1×1 `pool_features`; `count_include_pad`:
+  the average pool's, torchvision's layout."""
   pool_features: int
+  count_include_pad: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -23,7 +27,8 @@ class InceptionA(nn.Module):
         chain(x, train, ConvUnit(48, name="branch5x5_1"), ConvUnit(64, 5, name="branch5x5_2")),
         chain(x, train, ConvUnit(64, name="branch3x3dbl_1"),
               ConvUnit(96, 3, name="branch3x3dbl_2"), ConvUnit(96, 3, name="branch3x3dbl_3")),
-        ConvUnit(self.pool_features, name="branch_pool")(avg_pool_3x3(x), train),
+        ConvUnit(self.pool_features, name="branch_pool")(
+            avg_pool_3x3(x, self.count_include_pad), train),
     ])
 
 
@@ -46,6 +51,7 @@ class InceptionC(nn.Module):
   """17×17 module (Figure 6: n×n factorised into 1×n and n×1, n = 7); `channels_7x7`
   is the width inside the factorised branches (128, 160, 160, 192 in 6b…6e)."""
   channels_7x7: int
+  count_include_pad: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -60,7 +66,7 @@ class InceptionC(nn.Module):
               ConvUnit(c7, (1, 7), name="branch7x7dbl_3"),
               ConvUnit(c7, (7, 1), name="branch7x7dbl_4"),
               ConvUnit(192, (1, 7), name="branch7x7dbl_5")),
-        ConvUnit(192, name="branch_pool")(avg_pool_3x3(x), train),
+        ConvUnit(192, name="branch_pool")(avg_pool_3x3(x, self.count_include_pad), train),
     ])
 
 
@@ -83,6 +89,7 @@ class InceptionD(nn.Module):
 
 class InceptionE(nn.Module):
   """8×8 module (Figure 7: expanded filter bank, 3×3 split into parallel 1×3 and 3×1)."""
+  count_include_pad: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -96,7 +103,7 @@ class InceptionE(nn.Module):
         ConvUnit(384, (3, 1), name="branch3x3_2b")(b3x3, train),
         ConvUnit(384, (1, 3), name="branch3x3dbl_3a")(dbl, train),
         ConvUnit(384, (3, 1), name="branch3x3dbl_3b")(dbl, train),
-        ConvUnit(192, name="branch_pool")(avg_pool_3x3(x), train),
+        ConvUnit(192, name="branch_pool")(avg_pool_3x3(x, self.count_include_pad), train),
     ])
 
 
@@ -131,14 +138,21 @@ class InceptionV3(nn.Module):
     aux_logits: build the auxiliary classifier.
     dropout_rate: before the last linear layer; TF-slim's keep probability 0.8
       (torchvision uses 0.5, Keras none).
+    layout: "tf_slim" (also Keras') or "torchvision", whose pooling branches' 3×3
+      average divides by 9 at the borders too, padding included; the parameters are
+      the same.
   """
   num_classes: int = 1000
   aux_logits: bool = True
   dropout_rate: float = 0.2
+  layout: str = "tf_slim"
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False):
     """x: [batch, 299, 299, 3] -> logits, or (logits, (aux,)) in training."""
+    if self.layout not in LAYOUTS:
+      raise ValueError(f"unknown inception_v3 layout {self.layout!r}; choose from {LAYOUTS}")
+    pad = self.layout == "torchvision"  # the average pools count their padding
     run_aux = self.aux_logits and (train or self.is_initializing())
     if run_aux:
       check_min_size("inception_v3", x, 299, "the auxiliary classifier's 5×5 conv needs "
@@ -154,16 +168,16 @@ class InceptionV3(nn.Module):
               ConvUnit(192, 3, padding="VALID", name="Conv2d_4a_3x3"))
     x = record(self, "stage2", x)
     x = jnn.max_pool(x, 3, 2, "VALID")
-    x = chain(x, train, InceptionA(32, name="Mixed_5b"), InceptionA(64, name="Mixed_5c"),
-              InceptionA(64, name="Mixed_5d"))
+    x = chain(x, train, InceptionA(32, pad, name="Mixed_5b"),
+              InceptionA(64, pad, name="Mixed_5c"), InceptionA(64, pad, name="Mixed_5d"))
     x = record(self, "stage3", x)
-    x = chain(x, train, InceptionB(name="Mixed_6a"), InceptionC(128, name="Mixed_6b"),
-              InceptionC(160, name="Mixed_6c"), InceptionC(160, name="Mixed_6d"),
-              InceptionC(192, name="Mixed_6e"))
+    x = chain(x, train, InceptionB(name="Mixed_6a"), InceptionC(128, pad, name="Mixed_6b"),
+              InceptionC(160, pad, name="Mixed_6c"), InceptionC(160, pad, name="Mixed_6d"),
+              InceptionC(192, pad, name="Mixed_6e"))
     x = record(self, "stage4", x)
     aux = InceptionAux(self.num_classes, name="AuxLogits")(x, train) if run_aux else None
-    x = chain(x, train, InceptionD(name="Mixed_7a"), InceptionE(name="Mixed_7b"),
-              InceptionE(name="Mixed_7c"))
+    x = chain(x, train, InceptionD(name="Mixed_7a"), InceptionE(pad, name="Mixed_7b"),
+              InceptionE(pad, name="Mixed_7c"))
     x = record(self, "stage5", x)
     logits = classifier(self, x, self.num_classes, self.dropout_rate, train)
     if train and self.aux_logits:

@@ -112,3 +112,24 @@ class BatchNorm(nn.Module):
     if not use_running_average and not initializing:
       running_mean.value, running_var.value = mean, var
     return y.astype(jnp.result_type(x, scale, bias))
+
+
+def stored_statistics(select: Callable[[tuple[str, ...]], bool] | None = None) -> Callable:
+  """A method interceptor (`nn.intercept_methods`) that runs `BatchNorm` layers on their
+  running statistics even in a model called with train=True: they normalise as in
+  evaluation and leave the statistics as they are. `select(module path)`, e.g.
+  ("stage1_block1", "bn1"), chooses the layers (default: all)."""
+
+  def intercept(next_fun, args, kwargs, context):
+    module = context.module
+    if (not isinstance(module, BatchNorm) or context.method_name != "__call__"
+        or module.is_initializing() or (select is not None and not select(module.path))):
+      return next_fun(*args, **kwargs)
+    x = args[0]
+    scale, bias = module.get_variable("params", "scale"), module.get_variable("params", "bias")
+    y, _, _ = jnn.batch_norm(x, scale, bias, module.get_variable("batch_stats", "mean"),
+                             module.get_variable("batch_stats", "var"), train=False,
+                             epsilon=module.epsilon)
+    return y.astype(jnp.result_type(x, scale, bias))
+
+  return intercept

@@ -30,10 +30,14 @@ class MobileNetV1(nn.Module):
     num_classes: output classes.
     alpha: width multiplier (1.0, 0.75, 0.5, 0.25 in the paper).
     dropout_rate: dropout before the classifier (Keras' and TF-slim's default 1e-3).
+    keras_padding: the strided depthwise convolutions pad one row and column at the
+      bottom and right, then none, as Keras' MobileNet does: SAME on even grids, one
+      cell less on odd ones (inputs that are not multiples of 32).
   """
   num_classes: int = 1000
   alpha: float = 1.0
   dropout_rate: float = 1e-3
+  keras_padding: bool = False
 
   def _width(self, channels: int) -> int:
     return int(channels * self.alpha)
@@ -47,8 +51,8 @@ class MobileNetV1(nn.Module):
       raise ValueError(f"mobilenet_v1 expects inputs [batch, >=32, >=32, 3], "
                        f"got {tuple(x.shape)}")
 
-    def conv_bn(x, features, kernel, strides, groups, name):
-      x = Conv(features, (kernel, kernel), strides=strides, padding="SAME",
+    def conv_bn(x, features, kernel, strides, groups, name, padding="SAME"):
+      x = Conv(features, (kernel, kernel), strides=strides, padding=padding,
                   feature_group_count=groups, use_bias=False, name=name)(x)
       x = BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                        name=f"{name}_bn")(x)
@@ -56,7 +60,9 @@ class MobileNetV1(nn.Module):
 
     x = conv_bn(x, self._width(32), 3, 2, 1, "conv1")
     for i, (channels, strides) in enumerate(BLOCKS, start=1):
-      x = conv_bn(x, x.shape[-1], 3, strides, x.shape[-1], f"conv_dw_{i}")
+      keras_pad = self.keras_padding and strides == 2
+      x = conv_bn(x, x.shape[-1], 3, strides, x.shape[-1], f"conv_dw_{i}",
+                  ((0, 1), (0, 1)) if keras_pad else "SAME")
       x = conv_bn(x, self._width(channels), 1, 1, 1, f"conv_pw_{i}")
       if i in _STAGE_ENDS:
         x = record(self, _STAGE_ENDS[i], x)
@@ -76,6 +82,7 @@ register("mobilenet_v1", input_shape=(224, 224, 3), num_classes=1000,
          top1=0.706, top1_source="Howard et al. 2017, Table 8 (1.0 MobileNet-224: 70.6%)",
          macs=569_000_000, min_input_size=32, mean=IMAGENET_MEAN, std=IMAGENET_STD,
          notes="ReLU6 (the reference implementations', TF-slim and Keras; the paper writes "
-               "ReLU); TF 'SAME' padding as Keras; dense classifier where Keras has a 1×1 "
-               "convolution (same count); macs: the paper's Table 8 (569M mult-adds)"
+               "ReLU); TF 'SAME' padding, Keras' own at multiples of 32 (keras_padding=True: "
+               "at any size); dense classifier where Keras has a 1×1 convolution (same "
+               "count); macs: the paper's Table 8 (569M mult-adds)"
          )(MobileNetV1)

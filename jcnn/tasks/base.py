@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import ml_collections
 from jax.sharding import Mesh
 
-from jcnn import checkpoint, models, optim, parallel, precision, runs
+from jcnn import checkpoint, models, optim, param_paths, parallel, precision, runs
 
 
 class Evaluator(Protocol):
@@ -62,9 +62,9 @@ class Training:
       per image) are padded to a fixed count with a mask, so every step has one shape.
     evaluators: run at every checkpoint; the first one's metrics choose the best.
     progress: train metrics shown on the progress bar.
-    init_params: optional `params -> params` applied to the freshly initialised
-      parameters before any checkpoint is resumed (e.g. a backbone pre-trained by a
-      classification run).
+    init_variables: optional `variables -> variables` ({"params", "batch_stats"})
+      applied to the freshly initialised ones before any checkpoint is resumed (e.g. a
+      network or a backbone pre-trained by a classification run, `config.init_from`).
   """
   dataset_info: dict
   num_examples: int
@@ -73,7 +73,7 @@ class Training:
   batches: Callable[[int, int], Iterator[dict]]
   evaluators: Sequence[Evaluator]
   progress: tuple[str, ...] = ("loss",)
-  init_params: Callable[[dict], dict] | None = None
+  init_variables: Callable[[dict], dict] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,16 +198,21 @@ def common_fields() -> ml_collections.ConfigDict:
   c.eval_batch_size = 500
   c.num_epochs = 10
   c.num_train_steps = -1         # > 0 overrides num_epochs
-  c.optimizer = "adam"           # sgd | momentum | nesterov | adam | rmsprop
+  c.optimizer = "adam"           # sgd | momentum | nesterov | adam | adamw | rmsprop
   c.learning_rate = 1e-3
   c.momentum = 0.9
   c.schedule = "cosine"          # constant | exponential | step | cosine
   c.decay_rate = 0.99            # exponential: factor per epoch
   c.boundaries = ()              # step: steps at which the rate is multiplied by decay_factor
   c.decay_factor = 0.1
-  c.warmup_epochs = 0.0          # cosine: linear warmup
+  c.warmup_epochs = 0.0          # linear warm-up from 0, before any schedule
   c.weight_decay = 0.0           # L2 coefficient on 0.5 * sum(w**2)
-  c.weight_decay_subset = "kernels"  # kernels | dense | all
+  c.weight_decay_subset = "kernels"  # kernels | dense | all: the leaves that decay (L2, AdamW)
+  c.adamw_weight_decay = 0.0     # adamw only: decoupled decay, w -= lr * this * w each step
+  # Fine-tuning, by regexes over parameter paths ("stage1_block1/conv1/kernel", jcnn.param_paths).
+  c.freeze = ""                  # parameters it matches are never updated ...
+  c.freeze_batch_stats = True    # ... and its batch norms run on their stored statistics
+  c.lr_multipliers = ()          # ("regex=factor", ...): the first match scales the rate
   c.ema_decay = 0.0              # > 0: keep an EMA of the weights and evaluate with it
   c.grad_clip_norm = 0.0         # > 0: clip gradients to this global norm
   c.dtype = "float32"            # compute dtype: float32 | bfloat16 (parameters stay float32)
@@ -239,6 +244,11 @@ def validate_common(config: ml_collections.ConfigDict) -> None:
        "or num_train_steps must be positive"),
       ("learning_rate", config.learning_rate > 0, "must be positive"),
       ("weight_decay", config.weight_decay >= 0, "must be >= 0"),
+      ("adamw_weight_decay", config.adamw_weight_decay >= 0, "must be >= 0"),
+      ("adamw_weight_decay", config.adamw_weight_decay == 0 or config.optimizer == "adamw",
+       f"is read by optimizer 'adamw' only, not {config.optimizer!r} (the L2 term is "
+       "config.weight_decay)"),
+      ("warmup_epochs", config.warmup_epochs >= 0, "must be >= 0"),
       ("ema_decay", 0 <= config.ema_decay < 1, "must be in [0, 1)"),
       ("keep_checkpoints", config.keep_checkpoints > 0, "must be positive"),
       ("log_every_steps", config.log_every_steps > 0, "must be positive"),
@@ -253,6 +263,8 @@ def validate_common(config: ml_collections.ConfigDict) -> None:
     if config[field] not in known:
       raise ValueError(f"unknown {field} {config[field]!r} (config.{field}); choose from "
                        f"{', '.join(known)}")
+  param_paths.compile_field(config, "freeze")
+  optim.lr_multipliers(config)
 
 
 def check_fields(config: ml_collections.ConfigDict,

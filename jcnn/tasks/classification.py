@@ -3,6 +3,11 @@
 The dataset info of a run records what its training split implied (image shape,
 class names, normalisation), so a checkpoint is always evaluated with the model and
 preprocessing it was trained with.
+
+Fine-tuning: `init_from` starts the network from another classification run of the same
+model (an ImageNet network from `jcnn.pretrained` too), whose normalisation it keeps;
+`init_exclude` names what starts fresh instead (the head, for other classes).
+`freeze`, `lr_multipliers` and AdamW are the optimizer's (`jcnn.optim`).
 """
 from typing import Callable, Iterator
 
@@ -15,7 +20,7 @@ from jax.sharding import Mesh
 from jcnn import data, losses, metrics, models, parallel, runs
 from jcnn.evaluators.classification import ClassificationEvaluator
 from jcnn.state import TrainState
-from jcnn.tasks import base
+from jcnn.tasks import base, init_from
 
 
 class Classification(base.Task):
@@ -29,6 +34,7 @@ class Classification(base.Task):
     c.crop_padding = 0           # augmentation: pad-and-random-crop by this many pixels
     c.flip = False               # augmentation: random horizontal flip
     c.label_smoothing = 0.0
+    c.update(init_from.fields())
     return c
 
   def validate(self, config: ml_collections.ConfigDict) -> None:
@@ -39,6 +45,7 @@ class Classification(base.Task):
         ("pad", config.pad >= 0, "must be >= 0"),
         ("crop_padding", config.crop_padding >= 0, "must be >= 0"),
     ])
+    init_from.validate(config)
 
   def model(self, config: ml_collections.ConfigDict, dataset_info: dict) -> nn.Module:
     return models.create(config.model, num_classes=len(dataset_info["class_names"]),
@@ -47,7 +54,9 @@ class Classification(base.Task):
   def training(self, config: ml_collections.ConfigDict, mesh: Mesh,
                run=None) -> base.Training:
     train_split = load_split(config, config.train_split)
-    info = dataset_info(config, train_split)
+    pretrained = (init_from.load_checked(config, train_split.images.shape[-1],
+                                         same_kwargs=True) if config.init_from else None)
+    info = dataset_info(config, train_split, pretrained)
     eval_split = load_split(config, config.eval_split)
     model = self.model(config, info)
     evaluator = ClassificationEvaluator(
@@ -59,7 +68,9 @@ class Classification(base.Task):
         train_step=train_step(config),
         batches=lambda epoch, start: batches(config, train_split, info, train=True,
                                              epoch=epoch, start_batch=start, mesh=mesh),
-        evaluators=(evaluator,), progress=("loss", "top1"))
+        evaluators=(evaluator,), progress=("loss", "top1"),
+        init_variables=None if pretrained is None else (
+            lambda variables: init_from.all_but_excluded(variables, pretrained, config)))
 
   def load_split(self, config: ml_collections.ConfigDict, split: str) -> data.Split:
     return load_split(config, split)
@@ -99,9 +110,13 @@ def load_split(config: ml_collections.ConfigDict, split: str) -> data.Split:
   return data.prepare(raw, resize=config.resize or None, pad=config.pad)
 
 
-def dataset_info(config: ml_collections.ConfigDict, train_split: data.Split) -> dict:
-  """What evaluation must know about the training data: shape, classes, statistics."""
-  if config.dataset in data.DATASET_STATS:
+def dataset_info(config: ml_collections.ConfigDict, train_split: data.Split,
+                 pretrained: dict | None = None) -> dict:
+  """What evaluation must know about the training data: shape, classes, statistics (a
+  pre-trained network's own: its first layer's weights expect them)."""
+  if pretrained is not None:
+    mean, std = pretrained["info"]["mean"], pretrained["info"]["std"]
+  elif config.dataset in data.DATASET_STATS:
     mean, std = data.DATASET_STATS[config.dataset]
   else:
     mean, std = data.channel_stats(train_split)

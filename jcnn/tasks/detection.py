@@ -67,7 +67,7 @@ class Detection(base.Task):
     c.head = ()                    # box head hidden widths (empty: the backbone's fc6/fc7)
     c.dropout_rate = 0.5
     c.freeze_batch_norm = True
-    c.init_from = ""               # a classification run whose weights start the backbone
+    c.update(init_from.fields())   # the classifier's weights start the backbone
     # RPN training (py-faster-rcnn's TRAIN.RPN_*).
     c.rpn_positive_iou = 0.7
     c.rpn_negative_iou = 0.3
@@ -98,6 +98,7 @@ class Detection(base.Task):
   def validate(self, config: ml_collections.ConfigDict) -> None:
     models.backbone(config.model)
     validate_data(config)
+    init_from.validate(config)
     unit = lambda v: 0 <= v <= 1
     base.check_fields(config, [
         ("min_size", config.min_size > 0, "must be positive"),
@@ -161,8 +162,9 @@ class Detection(base.Task):
         batches=lambda epoch, start: batches(config, info, train_split, train=True,
                                              epoch=epoch, start_batch=start, mesh=mesh),
         evaluators=(evaluator,), progress=("loss", "rpn_cls", "head_cls"),
-        init_params=None if pretrained is None else (
-            lambda params: init_from.backbone_and_head(params, pretrained, config)))
+        init_variables=None if pretrained is None else (
+            lambda v: {**v, "params": init_from.backbone_and_head(v["params"], pretrained,
+                                                                  config)}))
 
   def load_split(self, config: ml_collections.ConfigDict,
                  split: str) -> det_data.DetectionSplit:

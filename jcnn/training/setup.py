@@ -3,6 +3,7 @@ schedule, and the state (initialised, pre-trained where the task says, resumed).
 import dataclasses
 from typing import Callable
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -10,6 +11,7 @@ from jax.sharding import Mesh
 
 from jcnn import data, optim, parallel, runs
 from jcnn import state as state_lib
+from jcnn.models import layers
 from jcnn.tasks import Task, Training, apply_fn
 
 
@@ -44,10 +46,10 @@ def set_up(config: ml_collections.ConfigDict, task: Task, run: runs.Run) -> Setu
                        rng=jax.random.PRNGKey(config.seed),
                        input_shape=task.input_shape(training.dataset_info),
                        ema_decay=config.ema_decay,
-                       apply_fn=apply_fn(config, training.model)),
+                       apply_fn=_train_apply(config, training.model)),
       parallel.replicated(mesh))
-  if training.init_params is not None:
-    state = _initialised(state, training.init_params, mesh)
+  if training.init_variables is not None:
+    state = _initialised(state, training.init_variables, mesh)
   state = run.resume(state)
   start_step = int(jax.device_get(state.step))
   run.truncate_log(start_step)
@@ -57,8 +59,29 @@ def set_up(config: ml_collections.ConfigDict, task: Task, run: runs.Run) -> Setu
                schedule=schedule, state=state, start_step=start_step)
 
 
-def _initialised(state, init_params, mesh):
-  """`state` with the task's initial parameters (and their copy as the EMA)."""
-  params = jax.device_put(init_params(state.params), parallel.replicated(mesh))
-  ema = None if state.ema_params is None else jax.tree.map(jnp.copy, params)
-  return state.replace(params=params, ema_params=ema)
+def _initialised(state, init_variables, mesh):
+  """`state` with the task's initial variables (and the parameters' copy as the EMA)."""
+  variables = jax.device_put(
+      init_variables({"params": state.params, "batch_stats": state.batch_stats}),
+      parallel.replicated(mesh))
+  ema = None if state.ema_params is None else jax.tree.map(jnp.copy, variables["params"])
+  return state.replace(params=variables["params"], batch_stats=variables["batch_stats"],
+                       ema_params=ema)
+
+
+def _train_apply(config: ml_collections.ConfigDict, model: nn.Module) -> Callable:
+  """What the train steps call: `apply_fn`, with the batch norms whose scale
+  `config.freeze` freezes on their stored statistics when `config.freeze_batch_stats`
+  (Keras' `trainable = False`, timm's `freeze`): a frozen layer then computes in
+  training what it computes in evaluation, and its statistics stay as they were."""
+  apply = apply_fn(config, model)
+  if not (config.freeze and config.freeze_batch_stats):
+    return apply
+  stored = layers.stored_statistics(
+      lambda module_path: optim.frozen(config, "/".join((*module_path, "scale"))))
+
+  def frozen_apply(*args, **kwargs):
+    with nn.intercept_methods(stored):
+      return apply(*args, **kwargs)
+
+  return frozen_apply

@@ -100,8 +100,8 @@ class RCNN(base.Task):
         batches=lambda epoch, start: window_batches(
             "train", size=config.batch_size, epoch=epoch, start=start, num_batches=steps),
         evaluators=(evaluator,), progress=("loss", "top1"),
-        init_params=None if pretrained is None else (
-            lambda params: self.init_from(params, pretrained, config)))
+        init_variables=None if pretrained is None else (
+            lambda v: {**v, "params": self.init_from(v["params"], pretrained, config)}))
 
   def finish(self, config: ml_collections.ConfigDict, run: runs.Run, variables: dict,
              step: int, mesh: Mesh) -> dict:

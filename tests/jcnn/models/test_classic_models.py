@@ -303,6 +303,17 @@ def test_mobilenet_follows_table_1():
   assert half["stage5"] == (7, 7, 512) and half["stage1"] == (112, 112, 32)
 
 
+def test_mobilenet_keras_padding_is_same_at_multiples_of_32_and_smaller_on_odd_grids():
+  keras = models.create("mobilenet_v1", keras_padding=True)
+  variables = models.abstract_variables(keras, (224, 224, 3))
+  assert models.num_params(variables["params"]) == 4_231_976
+  assert _features(keras, (224, 224, 3)) == _features(models.create("mobilenet_v1"),
+                                                       (224, 224, 3))
+  # 72 -> 36 -> 18 -> 9, then conv_dw_6 (stride 2): Keras pads 9 to 10 -> 4; SAME -> 5.
+  assert _features(keras, (72, 72, 3))["stage4"] == (4, 4, 512)
+  assert _features(models.create("mobilenet_v1"), (72, 72, 3))["stage4"] == (5, 5, 512)
+
+
 def test_mobilenet_rejects_tiny_inputs():
   with pytest.raises(ValueError, match=r"got \(1, 16, 16, 3\)"):
     models.create("mobilenet_v1").init(jax.random.PRNGKey(0), jnp.zeros((1, 16, 16, 3)))

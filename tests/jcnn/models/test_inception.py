@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from jcnn import models
-from jcnn.models import googlenet, inception_resnet
+from jcnn.models import googlenet, inception_blocks, inception_resnet
 
 
 def _init_shapes(model, size):
@@ -124,6 +124,30 @@ def test_googlenet_inception_module_output_is_the_concatenation():
       out[..., :64], jax.nn.relu(x @ params["kernel"][0, 0] + params["bias"]), atol=1e-5)
 
 
+def test_googlenet_torchvision_layout_has_torchvision_parameters():
+  # torchvision googlenet(): 13,004,888 parameters with aux1 and aux2; its weights' meta
+  # num_params, 6,624,904, without them.
+  model = models.create("googlenet", layout="torchvision")
+  variables = _init_shapes(model, 224)
+  assert models.num_params(variables["params"]) == 13_004_888
+  tower = _init_shapes(models.create("googlenet", layout="torchvision", aux_logits=False), 224)
+  assert models.num_params(tower["params"]) == 6_624_904
+  params = variables["params"]["inception_3a"]
+  assert params["5x5"]["conv"]["kernel"].shape == (3, 3, 16, 32)  # torchvision's 3×3
+  assert "bias" not in params["1x1"]["conv"] and "bn" in params["1x1"]
+  assert variables["params"]["aux_4a"]["fc"]["kernel"].shape == (4 * 4 * 128, 1024)
+  # Ceil-mode pools: 200 -> 100 -> 50 -> 25 -> 13 (SAME: the same) -> 12 (SAME: 13),
+  # then the 2×2 pool: 6 (SAME's 3×3: 7).
+  outputs = _module_outputs(model, 200)
+  assert outputs["inception_4a"] == (12, 12, 512) and outputs["inception_5b"] == (6, 6, 1024)
+  caffe = _module_outputs(models.create("googlenet", aux_logits=False), 200)
+  assert caffe["inception_4a"] == (13, 13, 512) and caffe["inception_5b"] == (7, 7, 1024)
+  # Adaptive auxiliary pools: training at any size torchvision takes.
+  assert [a.shape for a in _train_outputs(model, 160)[1]] == [(2, 1000), (2, 1000)]
+  with pytest.raises(ValueError, match="unknown googlenet layout 'tf'"):
+    _init_shapes(models.create("googlenet", layout="tf"), 224)
+
+
 # ----------------------------------------------------------------------- BN-Inception
 
 
@@ -184,6 +208,15 @@ def test_inception_v3_auxiliary_head_and_reference_counts():
   assert models.num_params(tower["params"]) - stats // 2 + stats == 23_851_784
 
 
+def test_inception_v3_torchvision_layout_counts_the_pools_padding():
+  variables = _init_shapes(models.create("inception_v3", layout="torchvision"), 299)
+  assert models.num_params(variables["params"]) == 27_161_264
+  ones = jnp.ones((1, 3, 3, 1))
+  # The corner's window has 4 real cells of 9: TF-slim averages them, torchvision / 9.
+  assert inception_blocks.avg_pool_3x3(ones)[0, 0, 0, 0] == 1.0
+  np.testing.assert_allclose(inception_blocks.avg_pool_3x3(ones, True)[0, 0, 0, 0], 4 / 9)
+
+
 def test_inception_v3_input_limits():
   # Keras documents 75×75 as the smallest input; the auxiliary head needs 299.
   tower = models.create("inception_v3", aux_logits=False)
@@ -212,6 +245,22 @@ def test_inception_v4_stem_and_reductions():
   assert params["branch_double_1x1"]["conv"]["kernel"].shape == (1, 1, 384, 192)     # k
   assert params["branch_double_3x3a"]["conv"]["kernel"].shape == (3, 3, 192, 224)    # l
   assert params["branch_double_3x3b"]["conv"]["kernel"].shape == (3, 3, 224, 256)    # m
+
+
+def test_inception_v4_tf_slim_layout_transposes_the_last_branches_of_b_and_c():
+  # TF-slim's block_inception_b: 7×1 192 -> 1×7 224 -> 7×1 224 -> 1×7 256; block_inception_c:
+  # 3×1 448 -> 1×3 512 -> (1×3 256, 3×1 256). The same count as the paper's (timm's
+  # 42,679,816: test_zoo), under the paper's names.
+  variables = _init_shapes(models.create("inception_v4", layout="tf_slim"), 299)
+  assert models.num_params(variables["params"]) == 42_679_816
+  b, c = variables["params"]["inception_b1"], variables["params"]["inception_c1"]
+  assert b["b2_1x7a"]["conv"]["kernel"].shape == (7, 1, 192, 192)
+  assert b["b2_7x1b"]["conv"]["kernel"].shape == (1, 7, 224, 256)
+  assert c["b2_1x3"]["conv"]["kernel"].shape == (3, 1, 384, 448)
+  assert c["b2_3x1"]["conv"]["kernel"].shape == (1, 3, 448, 512)
+  assert c["b2_3x1_out"]["conv"]["kernel"].shape == (1, 3, 512, 256)  # concatenated first
+  paper = _init_shapes(models.create("inception_v4"), 299)["params"]["inception_c1"]
+  assert paper["b2_1x3"]["conv"]["kernel"].shape == (1, 3, 384, 448)
 
 
 def test_inception_resnet_grids_and_widths():

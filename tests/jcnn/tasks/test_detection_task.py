@@ -156,7 +156,8 @@ def _classifier(tmp_path, model):
 def test_init_from_starts_the_backbone_from_a_classification_run(tmp_path):
   source = _classifier(tmp_path, "small_vgg")
   parts, state = _training(_config(init_from=str(source)))
-  params = parts.init_params(state.params)
+  params = parts.init_variables({"params": state.params, "batch_stats": state.batch_stats})[
+      "params"]
   trained_params = tasks.restore(runs.Run.open(source)).variables["params"]
   for layer in params["body"]:
     for name, value in params["body"][layer].items():
