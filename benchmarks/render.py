@@ -28,6 +28,7 @@ from collections.abc import Callable
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks import store  # noqa: E402
+from jcnn import pretrained  # noqa: E402
 
 REPO = store.FOLDER.parents[1]
 DOCS = ("README.md", "benchmarks/README.md")
@@ -1022,6 +1023,28 @@ def _(r):
           f"{v['evolution_layers']} layers {v['evolution_s']} s, each other figure {lo}–{hi} s. "
           f"`colabs/zfnet_visualisation.ipynb` shows all of them on a CIFAR-10 run trained in "
           f"{duration(notebook['train_wall_s'])}")
+
+
+# --- pretrained networks (pretrained_parity.py) ----------------------------------------
+
+@span("pretrained-maps", block=True)
+def _(r):
+  """Every map `jcnn.pretrained` has, from its newest parity line: a map without one
+  stops the rendering, so none is published untested."""
+  rows = ["| source | network | zoo model | parameters | file tested | "
+          "max relative logit error |", "| --- | --- | --- | ---: | --- | ---: |"]
+  stored = (r.folder / "pretrained_parity.jsonl").exists()
+  for source in sorted(pretrained.SOURCES):
+    for model in sorted(pretrained.SOURCES[source]):
+      line = r.newest("pretrained_parity", source=source, model=model) if stored else None
+      if line is None:
+        raise LookupError(f"pretrained_parity.jsonl has no line for the {source} map of "
+                          f"{model}: python benchmarks/pretrained_parity.py --source "
+                          f"{source} --model {model} --save")
+      network = line["source_network"].removeprefix(f"{source} ")
+      rows.append(f"| {source} | {network} | `{model}` | {num(line['num_params'])} | "
+                  f"`{line['file']}` | {line['max_rel_logit_error']:.1e} |")
+  return "\n".join(rows)
 
 
 # --- rendering ---------------------------------------------------------------------------

@@ -50,7 +50,11 @@ def predict(workdir: str | pathlib.Path, paths: list[str], step: int | None = No
   the dataset's own size), then padded and normalised exactly as in training.
   """
   run = score.open_run(workdir, "classification", "predict")
-  config, info = run.config, run.dataset_info
+  info = run.dataset_info
+  # A batch no larger than the files: the run's eval_batch_size (500 for an imported
+  # ImageNet network) would run the model on padding for one photo.
+  config = run.config.copy_and_resolve_references()
+  config.eval_batch_size = max(1, min(config.eval_batch_size, len(paths)))
   task = tasks.get(config.task)
   restored = task.restore(run, step)
   class_names = tuple(info["class_names"])

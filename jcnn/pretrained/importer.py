@@ -173,6 +173,7 @@ def run_config(imported: Imported, name: str) -> ml_collections.ConfigDict:
   config.dataset = "imagenet2012"
   config.eval_split = "validation"
   config.resize = imported.input_shape[0]
+  config.eval_batch_size = 50  # ImageNet's 50,000 validation images; 500 at 224² is GBs
   config.optimizer = "sgd"
   config.schedule = "constant"
   tasks.validate(config)

@@ -8,7 +8,10 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from benchmarks import render, store
+from jcnn import pretrained
 from tests.helpers import REPO
 
 
@@ -28,6 +31,27 @@ def test_a_figure_edited_by_hand_makes_the_check_fail(tmp_path):
   problems = render.check(tmp_path)
   assert len(problems) == 1
   assert problems[0].startswith("README.md: speed-headline differs from the stored results")
+
+
+def test_a_pretrained_map_without_a_stored_parity_line_stops_the_rendering(tmp_path):
+  maps = [(source, model) for source, by_model in sorted(pretrained.SOURCES.items())
+          for model in sorted(by_model)]
+  line = lambda source, model, error, day: json.dumps({
+      "source": source, "model": model, "file": f"{model}.pth", "num_params": 1000,
+      "source_network": pretrained.find_map(source, model).source,
+      "max_rel_logit_error": error, "date": f"2026-12-0{day}T00:00:00+00:00"}) + "\n"
+  stored = tmp_path / "pretrained_parity.jsonl"
+  stored.write_text("".join(line(*m, 1e-6, 1) for m in maps[1:]))
+  table = render.SPANS["pretrained-maps"][0]
+  (source, model), (newer_source, newer_model) = maps[0], maps[1]
+  with pytest.raises(LookupError, match=f"no line for the {source} map of {model}: "
+                     f"python benchmarks/pretrained_parity.py --source {source}"):
+    table(render.Reader(tmp_path))
+  stored.write_text(stored.read_text() + line(source, model, 1e-6, 1) +
+                    line(newer_source, newer_model, 3e-5, 2))
+  rows = table(render.Reader(tmp_path)).splitlines()[2:]
+  assert len(rows) == len(maps)
+  assert f"| `{newer_model}` | 1,000 |" in rows[1] and rows[1].endswith(" | 3.0e-05 |")
 
 
 def test_every_stored_line_says_how_where_and_on_what_it_was_measured():
