@@ -5,6 +5,7 @@ import errno
 import json
 import pathlib
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -151,8 +152,10 @@ def test_a_full_disk_stops_cleanly_and_the_same_command_resumes_once_freed(strai
   victim.send_signal(signal.SIGCONT)
   _, err = victim.communicate(timeout=120)
   assert victim.returncode == 2, err[-2000:]
-  [line] = [l for l in err.splitlines() if l.startswith("error: ")]
-  assert "No space left on device" in line and err.rstrip().endswith(line), err[-2000:]
+  # One error line. Where it sits is not asserted: after a failed save tensorstore's own
+  # threads may print a traceback from C++ (PyErr_Print) beside it, even into its line.
+  errors = re.findall(r"error: [^\n]*", err)
+  assert len(errors) == 1 and "No space left on device" in errors[0], err[-3000:]
   run = runs.Run.open(workdir)
   assert 45 in run.steps() and max(run.steps()) < FINAL_STEP
   for line in (workdir / runs.METRICS_FILE).read_text().splitlines():
