@@ -1,4 +1,6 @@
-"""Evaluate and analyse trained checkpoints: `python -m eval [COMMAND] ...`.
+"""Evaluate and analyse trained checkpoints: `jcnn-eval [COMMAND] ...`.
+
+`jcnn-eval` is what `pip install` puts on the PATH; `python -m eval` is the same program.
 
 With no command, `evaluate` runs: top-1, top-5 and loss of a checkpoint on a split.
 `python -m eval COMMAND --help` explains each command. Every command that reads runs
@@ -33,6 +35,7 @@ import difflib
 import importlib
 import importlib.util
 import os
+import pathlib
 import re
 import sys
 
@@ -102,7 +105,7 @@ def _summary(command: str) -> str:
 
 
 def _overview() -> argparse.ArgumentParser:
-  parser = _Parser(prog="python -m eval", description=__doc__,
+  parser = _Parser(prog=_program(), description=__doc__,
                    formatter_class=argparse.RawDescriptionHelpFormatter)
   subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
   for name in COMMANDS:
@@ -111,7 +114,7 @@ def _overview() -> argparse.ArgumentParser:
 
 
 def _command_parser(name: str, module) -> argparse.ArgumentParser:
-  parser = _Parser(prog=f"python -m eval {name}", description=module.__doc__,
+  parser = _Parser(prog=f"{_program()} {name}", description=module.__doc__,
                    formatter_class=argparse.RawDescriptionHelpFormatter)
   module.add_arguments(parser)
   if name in GROUP_COMMANDS:
@@ -206,5 +209,15 @@ def main(argv: list[str]) -> int:
   return 0
 
 
-if __name__ == "__main__":
+def _program() -> str:
+  """How the user called this program, for usage lines."""
+  return "jcnn-eval" if pathlib.Path(sys.argv[0]).name == "jcnn-eval" else "python -m eval"
+
+
+def run() -> None:
+  """The `jcnn-eval` program (pyproject's console script)."""
   sys.exit(main(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+  run()

@@ -1,4 +1,8 @@
-"""Train a model: `python -m train [--config FILE] [--workdir DIR] [--config.KEY=VALUE ...]`.
+"""Train a model: `jcnn-train [--config NAME|FILE] [--workdir DIR] [--config.KEY=VALUE ...]`.
+
+`jcnn-train` is what `pip install` puts on the PATH; `python -m train` is the same program
+(from a checkout it runs without installing). A config or study is given by the name of
+a shipped one (`--config resnet20_cifar10`) or by the path of a file of one's own.
 
 Deliberately thin: parsing and error reporting only; the loop is `jcnn.training`.
 With no arguments it trains LeNet-5 on the embedded digits into runs/lenet5_digits.
@@ -30,9 +34,10 @@ SIGINT / SIGTERM (checkpoint saved).
 
 Examples:
   python -m train
-  python -m train --config train/configs/lenet5_mnist.py --workdir runs/mnist
+  python -m train --config lenet5_mnist --workdir runs/mnist
+  python -m train --config my_configs/lenet5_wide.py   # a config of one's own
   python -m train --config.num_epochs=5 --config.optimizer=momentum --config.learning_rate=0.01
-  python -m train --study train/studies/data_augmentation.py --workdir runs/data_augmentation
+  python -m train --study data_augmentation --workdir runs/data_augmentation
   python -m train --workdir runs/lr --sweep config.learning_rate=1e-3,3e-3 --sweep config.seed=0,1
   python -m train --coordinator=node0:1234 --num_processes=2 --process_id=0   # and =1
 """
@@ -45,12 +50,23 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-_DEFAULT_CONFIG = str(pathlib.Path(__file__).parent / "configs" / "default.py")
-_CONFIG_HELP = ("Experiment config file (train/configs/*.py); override fields with "
-                "--config.KEY=VALUE.")
+_HERE = pathlib.Path(__file__).parent
+_DEFAULT_CONFIG = str(_HERE / "configs" / "default.py")
+# Where --config NAME and --study NAME look: the program's own folders, wherever installed.
+_SHIPPED = {"config": _HERE / "configs", "study": _HERE / "studies"}
+
+
+def _shipped(kind: str) -> list[str]:
+  return sorted(p.stem for p in _SHIPPED[kind].glob("[!_]*.py"))
+
+
+_CONFIG_HELP = ("Experiment config: a shipped config's name (resnet20_cifar10) or a config "
+                "file of your own; override fields with --config.KEY=VALUE. Shipped: "
+                + ", ".join(_shipped("config")) + ".")
 _STUDY = flags.DEFINE_string(
-    "study", None, "A study file (train/studies/*.py): train every variant × seed into "
-    "<workdir>/<variant>/seed_<k>, skipping finished runs. Replaces --config.")
+    "study", None, "A study, by name (data_augmentation) or file: train every variant × "
+    "seed into <workdir>/<variant>/seed_<k>, skipping finished runs. Replaces --config. "
+    "Shipped: " + ", ".join(_shipped("study")) + ".")
 _SWEEP = flags.DEFINE_multi_string(
     "sweep", [], "config.FIELD=V1,V2,...: train the cartesian product of all --sweep "
     "flags, one run folder per combination under --workdir (config.seed sweeps seeds).")
@@ -146,6 +162,10 @@ def parse_flags(argv: list[str]) -> list[str]:
   overrides included, with every mistake one line, `error: ...`, and exit status 2."""
   argv = _underscored(argv)
   try:
+    argv = _by_name(argv)
+  except ValueError as e:
+    _exit(2, f"error: {e}")
+  try:
     # Defined here, not at import: ml_collections loads the config and looks up the
     # overrides in argv as the flag is defined, and a misspelt field raises there.
     config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, _CONFIG_HELP,
@@ -170,6 +190,40 @@ def _underscored(argv: list[str]) -> list[str]:
     if name.startswith("--") and name[2:].replace("-", "_") in flags.FLAGS:
       name = "--" + name[2:].replace("-", "_")
     out.append(name + equals + value)
+  return out
+
+
+def _by_name(argv: list[str]) -> list[str]:
+  """`argv` with `--config NAME` and `--study NAME` (no folder, no .py) spelt as the shipped
+  file's path, so both work from any directory; a file of one's own is left as given.
+
+  Raises:
+    ValueError: NAME is no shipped config or study (with the closest names).
+  """
+  out = argv[:1]
+  args = iter(argv[1:])
+  for arg in args:
+    if arg == "--":
+      return out + [arg, *args]
+    kind = next((k for k in _SHIPPED if arg in (f"--{k}", f"-{k}")
+                 or arg.startswith((f"--{k}=", f"-{k}="))), None)
+    if kind is None:
+      out.append(arg)
+      continue
+    flag, equals, value = arg.partition("=")
+    if not equals:
+      value = next(args, "")
+    name, colon, extra = value.partition(":")  # ml_collections' FILE:ARGUMENT
+    if name and "/" not in name and not name.endswith(".py") and not pathlib.Path(name).exists():
+      path = _SHIPPED[kind] / f"{name}.py"
+      if not path.is_file():
+        close = difflib.get_close_matches(name, _shipped(kind), n=3)
+        raise ValueError(f"--{kind}: no shipped {kind} named {name!r}"
+                         + (f"; did you mean {' or '.join(close)}?" if close else "")
+                         + f" (a file of your own is given by its path; "
+                         f"`--help` lists the shipped ones)")
+      value = str(path) + colon + extra
+    out.append(f"{flag}={value}")
   return out
 
 
@@ -214,5 +268,11 @@ def _one_line(text: str) -> str:
   return " ".join(lines)
 
 
-if __name__ == "__main__":
+def run() -> None:
+  """The `jcnn-train` program (pyproject's console script)."""
+  sys.modules["__main__"].__doc__ = __doc__  # absl's --help prints __main__'s docstring
   app.run(main, flags_parser=parse_flags)
+
+
+if __name__ == "__main__":
+  run()
