@@ -1,7 +1,7 @@
 """`python -m train` as a user runs it: --help, overrides, and one-line errors."""
 import pytest
 
-from tests.helpers import run_program
+from tests.helpers import REPO, run_program
 
 
 def test_help_explains_the_program():
@@ -27,7 +27,7 @@ def test_bad_input_is_one_line_and_nonzero(args, message):
     (["--config.lerning_rate=0.1"],
      "error: --config.lerning_rate: unknown config field 'lerning_rate'; did you mean "
      "learning_rate?"),
-    (["--config=train/configs/lenet5_mnist.py", "--config.lerning_rate=0.1"],
+    ([f"--config={REPO}/train/configs/lenet5_mnist.py", "--config.lerning_rate=0.1"],
      "error: --config.lerning_rate: unknown config field 'lerning_rate'; did you mean "
      "learning_rate?"),
     (["--config.image_size=64"], "error: --config.image_size: unknown config field 'image_size'"),
@@ -35,13 +35,26 @@ def test_bad_input_is_one_line_and_nonzero(args, message):
      "error: --config.learning_rate=fast: could not convert string to float: 'fast'"),
     (["--config=train/configs/nope.py"],
      "error: --config: No such file or directory: 'train/configs/nope.py'"),
+    (["--config", "lenet5_mnist", "--config.lerning_rate=0.1"],  # a shipped config by name
+     "error: --config.lerning_rate: unknown config field 'lerning_rate'; did you mean "
+     "learning_rate?"),
+    (["--config=resnet20_cifr10"],
+     "error: --config: no shipped config named 'resnet20_cifr10'; did you mean "
+     "resnet20_cifar10 or resnet18_cifar10 or resnet20_cifar10_short? (a file of your own "
+     "is given by its path; `--help` lists the shipped ones)"),
+    (["--study", "kernel_stak"],
+     "error: --study: no shipped study named 'kernel_stak'; did you mean kernel_stack or "
+     "relu_vs_tanh? (a file of your own is given by its path; `--help` lists the shipped "
+     "ones)"),
+    (["--study", "kernel_stack", "--only=nope"],  # a shipped study by name: it loads
+     "error: --only nope: the study's variants are 3x3_stack, 7x7"),
     (["--workdri=runs/x"], "error: unknown flag --workdri; did you mean --workdir?"),
     (["--num-processes=two"],  # the hyphenated spelling is the same flag
      "error: --num_processes=two: invalid literal for int() with base 10: 'two'"),
     (["runs/x"], "error: unexpected arguments: runs/x"),
 ])
 def test_a_flag_or_override_mistake_is_exactly_one_line_and_status_2(tmp_path, args, line):
-  proc = run_program("train", f"--workdir={tmp_path}", *args)
+  proc = run_program("train", f"--workdir={tmp_path}", *args, cwd=tmp_path)  # from anywhere
   assert (proc.returncode, proc.stderr, proc.stdout) == (2, line + "\n", "")
   assert not list(tmp_path.iterdir())  # nothing written
 
