@@ -1,19 +1,20 @@
-"""The READMEs' figures, rendered from the stored results (benchmarks/results/).
+"""The documentation's figures, rendered from the stored results (benchmarks/results/).
 
-    python benchmarks/render.py            # rewrites the marked spans of the READMEs
+    python benchmarks/render.py            # rewrites the marked spans of the pages
     python benchmarks/render.py --check    # exit 1, naming each span that differs
     python benchmarks/render.py --sources  # the stored lines (file:line) behind each span
 
-A figure in README.md or benchmarks/README.md sits between `<!-- results:NAME -->` and
-`<!-- /results:NAME -->`, and NAME is a function below: what is between the markers is
-exactly what it renders from the stored lines. A figure edited by hand makes `--check`
-(and tests/benchmarks/test_render.py) fail; a new measurement is a new stored line
-(`--save` on the benchmark), then `python benchmarks/render.py`.
+The pages are README.md, benchmarks/README.md and every docs/*.md (DOCS). A figure in
+one sits between `<!-- results:NAME -->` and `<!-- /results:NAME -->`, and NAME is a
+function below: what is between the markers is exactly what it renders from the stored
+lines. A figure edited by hand makes `--check` (and tests/benchmarks/test_render.py)
+fail; a new measurement is a new stored line (`--save` on the benchmark), then
+`python benchmarks/render.py`.
 
 What every span keeps to: several rounds of one measurement show their median and
 range, never the best round; a ratio is computed here from the two stored numbers it
 compares, both of one run. A table that describes one run names it below by the commit
-that stored it, so a new run changes the README only where its text is about the newest
+that stored it, so a new run changes a page only where its text is about the newest
 ("the latest comparison", each config's latest measurement).
 """
 import argparse
@@ -31,7 +32,9 @@ from benchmarks import store  # noqa: E402
 from jcnn import pretrained  # noqa: E402
 
 REPO = store.FOLDER.parents[1]
-DOCS = ("README.md", "benchmarks/README.md")
+# The pages whose spans are rendered: a new docs page is one without being listed.
+DOCS = ("README.md", "benchmarks/README.md",
+        *sorted(f"docs/{page.name}" for page in (REPO / "docs").glob("*.md")))
 MARK = re.compile(r"<!-- results:([\w-]+) -->(.*?)<!-- /results:\1 -->", re.S)
 SPANS: dict[str, tuple[Callable, bool]] = {}
 
@@ -1069,8 +1072,8 @@ def render_text(text: str, folder: pathlib.Path = store.FOLDER):
 
 
 def check(root: pathlib.Path = REPO, folder: pathlib.Path = store.FOLDER) -> list[str]:
-  """What differs between the READMEs under `root` and their rendering: one entry per
-  span (with a diff), and every renderer no README uses."""
+  """What differs between the pages (DOCS) under `root` and their rendering: one entry
+  per span (with a diff), and every renderer no page uses."""
   problems, seen = [], set()
   for doc in DOCS:
     text = (root / doc).read_text()
@@ -1083,18 +1086,18 @@ def check(root: pathlib.Path = REPO, folder: pathlib.Path = store.FOLDER) -> lis
                                     "as written", "as rendered", lineterm="", n=0)
         problems.append(f"{doc}: {m.group(1)} differs from the stored results\n" +
                         "\n".join(diff))
-  problems += [f"span {name} is in no README" for name in sorted(set(SPANS) - seen)]
+  problems += [f"span {name} is in no page" for name in sorted(set(SPANS) - seen)]
   return problems
 
 
 def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  p.add_argument("--check", action="store_true", help="exit 1 when a README differs")
+  p.add_argument("--check", action="store_true", help="exit 1 when a page differs")
   p.add_argument("--sources", action="store_true", help="print each span's stored lines")
   args = p.parse_args(argv)
   if args.check:
     problems = check()
-    print("\n".join(problems) if problems else "the READMEs equal the stored results")
+    print("\n".join(problems) if problems else "the pages equal the stored results")
     return 1 if problems else 0
   for doc in DOCS:
     path = REPO / doc

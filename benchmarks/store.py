@@ -9,7 +9,7 @@ jax and jaxlib versions); `--save` (`add_save_flag`) also appends them to a file
         config=resnet20_cifar10_short seed=0 wall_s=290 \
         --command "python -m train --config train/configs/resnet20_cifar10_short.py"
 
-The READMEs' tables are rendered from those files (benchmarks/render.py), so a
+The documentation's tables are rendered from those files (benchmarks/render.py), so a
 published figure is a stored line, never a retyped one.
 
 Lines that were not written by `emit` say so: `"reconstructed"` when the numbers are a

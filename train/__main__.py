@@ -15,8 +15,8 @@ flags measured faster for some models (the CIFAR ResNets' configs set it);
 JCNN_XLA_CPU_FLAGS=1 / 0 forces them on / off (see jcnn/runtime.py).
 
 Several processes (one per host, or several on one machine) train one run together
-with --coordinator, --num_processes and --process_id (README "Many devices and many
-hosts"); process 0 writes the logs and shows the progress.
+with --coordinator, --num_processes and --process_id (docs/multi_host.md); process 0
+writes the logs and shows the progress.
 
 In a group each process trains in a child process it supervises (jcnn/supervisor.py):
 when another process of the group dies, every survivor stops within --peer_timeout

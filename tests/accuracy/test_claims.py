@@ -7,7 +7,7 @@ twice; it is the longest and comes first, and the other worker takes the rest.
 Training is deterministic on one CPU, so each run gives the measured number on this
 machine; each margin below covers another CPU's float order, not luck. The measured
 numbers are read from the stored results (benchmarks/results/, the newest CPU line of
-each config), the same lines the READMEs are rendered from: no number typed twice.
+each config), the same lines the docs are rendered from: no number typed twice.
 
 Claims left to the slow tests (`-m slow`) because they take longer than this suite's
 budget on 2 cores: rcnn_mnist / sppnet_mnist on all 7,000 canvases (16 min; their quick

@@ -20,7 +20,7 @@ Table 6). JPEG compression costs accuracy, so expect somewhat less; not yet meas
 
 Time: 64,000 steps × 128 = 8.2M images. A 2-core CPU trains resnet20_cifar10_short.py's
 1,560 steps in 4 min 50 s (2026-12-02, evaluations included): about 3 h 18 min at that
-rate (the README's config table computes it from the stored run). On one H200 GPU the
+rate (docs/training.md's config table computes it from the stored run). On one H200 GPU the
 bare train step runs ~94k img/s in float32 at batch 1024 (benchmarks/README.md); at
 batch 128 the step is launch-bound, so expect minutes rather than hours, not measured
 end to end.

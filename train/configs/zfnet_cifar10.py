@@ -14,8 +14,8 @@ Measured on a 2-core CPU with `--config.num_epochs=3` for both nets (2026-12-06)
 zfnet 49.6 % top-1 (34.5, 46.8, 49.6 after each epoch) in 25 min 55 s wall;
 alexnet_1tower_cifar10 54.1 % (41.4, 52.2, 54.1) in 18 min 1 s. ZF-5 trains at ~90
 img/s against AlexNet's ~150 (its stride-2 conv1 keeps 4× the positions): the recipe's
-10 epochs take about 85 min here. The filters and projections side by side: the
-README's ZFNet section.
+10 epochs take about 85 min here. The filters and projections side by side:
+docs/visualisation.md.
 """
 from train.configs import alexnet_1tower_cifar10
 

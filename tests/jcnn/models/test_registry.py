@@ -126,15 +126,16 @@ def test_lenet5_runs_larger_images_up_to_c5_only():
     model.apply(variables, jnp.zeros((1, 128, 96, 1)))
 
 
-def test_the_counts_computed_here_are_the_ones_the_readme_names():
-  # README "The model zoo": most counts are an outside reference's; these ten are sums
-  # computed here from the paper's layers, and their params_source says so.
+def test_the_counts_computed_here_are_the_ones_the_zoo_page_names():
+  # docs/analysis.md, "The model zoo": most counts are an outside reference's; these ten
+  # are sums computed here from the paper's layers, and their params_source says so.
   computed = {name for name in models.list_models()
               if "computed" in models.info(name).params_source
               or models.info(name).params_source.startswith("no published")}
   assert computed == {"zfnet", "nin", "nin_cifar", "inception_v2", "inception_resnet_v1",
                       "plain18", "plain34", "vgg16_c", "vgg16_c_bn", "small_vgg"}
-  readme = " ".join((pathlib.Path(__file__).parents[3] / "README.md").read_text().split())
+  page = " ".join((pathlib.Path(__file__).parents[3] / "docs" / "analysis.md").read_text()
+                  .split())
   assert ("(ZFNet, NIN, Inception-v2, Inception-ResNet-v1, the plain nets, VGG's C variants, "
-          "small_vgg)") in readme
+          "small_vgg)") in page
   assert all(models.info(name).params_source for name in models.list_models())

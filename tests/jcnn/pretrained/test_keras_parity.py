@@ -4,7 +4,7 @@ picture: Keras' logits (its classifier without the softmax) on the input its own
 `preprocess_input` makes (BGR and Caffe-normalised, or "tf"'s [-1, 1]) and the port's on
 the run's normalisation of it, and one map per stage, equal within 1e-4. The comparison
 is `tests.pretrained_sources.parity` (with the format each network is saved in), which
-benchmarks/pretrained_parity.py stores for the README."""
+benchmarks/pretrained_parity.py stores for docs/pretrained.md."""
 import numpy as np
 import pytest
 

@@ -3,8 +3,8 @@ statistics and biases): saved as timm's checkpoints are (safetensors and torch.s
 imported from each file alike, and run on the same picture, each side normalised as
 timm's config for the network says, the logits and one map per stage (timm's
 `feature_info`) equal timm's within 1e-4 (max |error| / max |value|). The comparison is
-`tests.pretrained_sources.parity`, which benchmarks/pretrained_parity.py stores for the
-README."""
+`tests.pretrained_sources.parity`, which benchmarks/pretrained_parity.py stores for
+docs/pretrained.md."""
 import pytest
 
 from jcnn import pretrained

@@ -3,7 +3,7 @@ batch-norm statistics and biases): saved with torch.save, imported, and run on t
 picture, each side normalised as its weights expect, the logits, one map per stage and
 the auxiliary classifiers' logits equal torchvision's within 1e-4 (max |error| /
 max |value|). The comparison is `tests.pretrained_sources.parity`, which
-benchmarks/pretrained_parity.py stores for the README."""
+benchmarks/pretrained_parity.py stores for docs/pretrained.md."""
 import pytest
 
 from jcnn import pretrained
