@@ -429,6 +429,17 @@ def _(r):
           f"{two(e['cold_compile_s'])} s")
 
 
+@span("cli-startup")
+def _(r):
+  def seconds(measured):
+    line = r.newest("cli_startup", measured=measured)
+    return (f"{two(line['median_s'])} s ({two(line['min_s'])}–{two(line['max_s'])} s, "
+            f"{line['rounds']} rounds)")
+  return (f"answers in {seconds('python -m eval --help')}; a command's own help, which "
+          f"loads JAX, in {seconds('python -m eval predict --help')}, and "
+          f"`python -m train --helpshort` in {seconds('python -m train --helpshort')}")
+
+
 @span("before-onednn-run")
 def _(r):
   line = r.one("accuracy", config="resnet20_cifar10_short", commit="a245290")
