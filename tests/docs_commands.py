@@ -34,7 +34,7 @@ COMMANDS = {
     "python -m train --config.optimizer=momentum --config.learning_rate=0.01 "
     "--config.schedule=exponential --config.decay_rate=0.99":
         "test: tests/train/test_cli.py: --config.learning_rate=",
-    "python -m train --helpshort": "run here: exits 1 (absl's status after printing help)",
+    "python -m train --helpshort": "run here",
     "python -m eval --workdir runs/lenet5_digits":
         "test: tests/eval/test_eval_program.py: --workdir",
     "python -m eval --workdir runs/lenet5_digits --json --step 840":

@@ -174,18 +174,25 @@ def parse_flags(argv: list[str]) -> list[str]:
     flags.FLAGS.config.name  # noqa: B018 (a file that failed to load raises on first use)
   except Exception as e:  # noqa: BLE001 (a config file may raise anything)
     _exit(2, f"error: {_flag_error(e, argv)}")
+  except SystemExit as e:  # absl exits 1 after printing --help; asking is no failure
+    sys.exit(0 if e.code == 1 and _HELP & set(argv[1:]) else e.code)
   if len(rest) > 1:
     _exit(2, f"error: unexpected arguments: {' '.join(rest[1:])}")
   return rest
 
 
+_HELP = {"--help", "-help", "--helpshort", "-helpshort", "--helpfull", "-helpfull", "-?"}
+
+
 def _underscored(argv: list[str]) -> list[str]:
   """`argv` with `--num-processes` spelt `--num_processes`, as `python -m eval` takes
-  either spelling of its flags."""
+  either spelling of its flags, and `-h` spelt `--helpshort`."""
   out = argv[:1]
   for i, arg in enumerate(argv[1:], 1):
     if arg == "--":
       return out + argv[i:]
+    if arg == "-h":  # argparse's spelling, as `python -m eval -h`
+      arg = "--helpshort"
     name, equals, value = arg.partition("=")
     if name.startswith("--") and name[2:].replace("-", "_") in flags.FLAGS:
       name = "--" + name[2:].replace("-", "_")

@@ -4,8 +4,10 @@ import pytest
 from tests.helpers import REPO, run_program
 
 
-def test_help_explains_the_program():
-  proc = run_program("train", "--helpshort")  # absl exits 1 after printing help
+@pytest.mark.parametrize("flag", ["--helpshort", "-h", "--help"])
+def test_help_explains_the_program(flag):
+  proc = run_program("train", flag)
+  assert proc.returncode == 0, proc.stderr[-2000:]  # absl's own status would be 1
   assert "resumes from the latest checkpoint" in proc.stdout and "Examples:" in proc.stdout
   assert "--workdir" in proc.stdout and "--config" in proc.stdout
 
