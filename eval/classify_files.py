@@ -7,6 +7,7 @@ from PIL import Image
 
 from eval import score
 from jcnn import data, runs, tasks
+from jcnn.data import transforms
 from jcnn.data.images import UNREADABLE
 
 
@@ -35,11 +36,23 @@ def files_split(run: runs.Run, paths: list[str], split: str) -> data.Split:
   """Image files as a split of the run's input: resized to the training size, padded,
   with placeholder labels (normalisation is the batches' job)."""
   info = run.dataset_info
+  if run.config.get("image_size", 0):  # streamed photos: evaluation's resize and centre crop
+    images = np.stack([_eval_example(path, run.config) for path in paths])
+    return data.Split(images=images, labels=np.zeros(len(images), np.int32),
+                      class_names=tuple(info["class_names"]), name="files", split=split)
   images = read_images(paths, training_size(run.config, info), info["image_shape"][2])
   return data.prepare(
       data.Split(images=images, labels=np.zeros(len(images), np.int32),
                  class_names=tuple(info["class_names"]), name="files", split=split),
       pad=run.config.pad)
+
+
+def _eval_example(path: str, config) -> np.ndarray:
+  try:
+    return transforms.eval_example(pathlib.Path(path).read_bytes(), size=config.image_size,
+                                   resize=config.eval_resize or None)
+  except (OSError, ValueError) as e:
+    raise ValueError(f"cannot read image {path}: {e}") from None
 
 
 def predict(workdir: str | pathlib.Path, paths: list[str], step: int | None = None,

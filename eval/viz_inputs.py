@@ -8,6 +8,7 @@ from PIL import Image
 
 from eval import classify_files
 from jcnn import data, runs, tasks
+from jcnn.data import streaming
 from jcnn.data.images import UNREADABLE
 
 
@@ -37,15 +38,18 @@ def from_split(run: runs.Run, split: str, count: int, first: int | None = None) 
   """`count` images of the run's `split`: from index `first` on, or, when `first` is
   None, spread evenly over the split (image folders are sorted by class)."""
   loaded = tasks.get(run.config.task).load_split(run.config, split)
-  n = len(loaded.labels)
+  n = len(loaded)
   if first is None:
     chosen = np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(int))
   elif not 0 <= first < n:
     raise ValueError(f"image index {first} out of range: split {split!r} has {n} images")
   else:
     chosen = np.arange(first, min(first + count, n))
-  subset = dataclasses.replace(loaded, images=loaded.images[chosen],
-                               labels=loaded.labels[chosen])
+  if isinstance(loaded, streaming.PhotoSplit):  # just these photos, as evaluation sees them
+    subset = loaded.in_memory(chosen)
+  else:
+    subset = dataclasses.replace(loaded, images=loaded.images[chosen],
+                                 labels=loaded.labels[chosen])
   return Inputs(normalised(run, subset), subset.labels.astype(np.int64),
                 [f"{split}_{i}" for i in chosen], [])
 

@@ -16,6 +16,7 @@ from jcnn.data.preprocess import prepare
 from jcnn.data.preprocess import resize_images
 from jcnn.data.sources import load
 from jcnn.data.split import Split
+from jcnn.data.split import balanced_indices
 from jcnn.data.split import balanced_subset
 from jcnn.data.stats import DATASET_STATS
 from jcnn.data.stats import IMAGENET_MEAN
@@ -27,6 +28,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "Split",
+    "balanced_indices",
     "balanced_subset",
     "batches",
     "channel_stats",

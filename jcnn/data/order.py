@@ -48,6 +48,12 @@ def batch_rng(seed: int, epoch: int, batch: int) -> np.random.Generator:
   return np.random.default_rng([seed, epoch, batch])
 
 
+def example_rng(seed: int, epoch: int, position: int) -> np.random.Generator:
+  """The generator of the example at `position` of `epoch`'s order: its augmentation,
+  the same whichever process or worker computes it."""
+  return np.random.default_rng([seed, epoch, position, 1])  # 4 words: never a batch's
+
+
 def positions(batch: int, batch_size: int, rows: slice = slice(None)) -> np.ndarray:
   """Positions in the epoch's order of `rows` of batch `batch` (past the end: padding)."""
   return np.arange(batch * batch_size, (batch + 1) * batch_size)[rows]

@@ -37,12 +37,23 @@ class Split:
   def num_classes(self) -> int:
     return len(self.class_names)
 
+  @property
+  def image_shape(self) -> tuple[int, int, int]:
+    return self.images.shape[1:]
+
   def __len__(self) -> int:
     return len(self.labels)
 
 
 def balanced_subset(split: Split, num_examples: int) -> Split:
-  """The first examples of each class in turn, for CPU-sized runs on part of a split.
+  """The first examples of each class in turn (`balanced_indices`), for CPU-sized runs
+  on part of a split."""
+  keep = balanced_indices(split.labels, num_examples, f"{split.name}/{split.split}")
+  return dataclasses.replace(split, images=split.images[keep], labels=split.labels[keep])
+
+
+def balanced_indices(labels: np.ndarray, num_examples: int, what: str) -> np.ndarray:
+  """Which `num_examples` of the examples labelled `labels` a balanced subset keeps.
 
   Deterministic and seed-free, so a subset names the same images in every run: each
   class contributes its first examples in the split's order, the classes taking turns
@@ -50,19 +61,18 @@ def balanced_subset(split: Split, num_examples: int) -> Split:
   stay in the split's order.
 
   Args:
-    split: the whole split.
-    num_examples: how many to keep, 1 to len(split).
+    labels: [N] the split's labels.
+    num_examples: how many to keep, 1 to N.
+    what: the split, for the error message ("mnist/train").
 
   Returns:
-    A Split of `num_examples` examples.
+    [num_examples] sorted indices into the split.
   """
-  if not 0 < num_examples <= len(split):
-    raise ValueError(f"{split.name}/{split.split}: cannot take {num_examples} examples "
-                     f"of {len(split)}; ask for 1 to {len(split)}")
-  labels = split.labels
+  if not 0 < num_examples <= len(labels):
+    raise ValueError(f"{what}: cannot take {num_examples} examples of {len(labels)}; ask "
+                     f"for 1 to {len(labels)}")
   by_class = np.argsort(labels, kind="stable")
   class_starts = np.searchsorted(labels[by_class], labels[by_class])
   rank = np.empty(len(labels), np.int64)  # each example's place within its class
   rank[by_class] = np.arange(len(labels)) - class_starts
-  keep = np.sort(np.lexsort((labels, rank))[:num_examples])  # by rank, then class
-  return dataclasses.replace(split, images=split.images[keep], labels=labels[keep])
+  return np.sort(np.lexsort((labels, rank))[:num_examples])  # by rank, then class

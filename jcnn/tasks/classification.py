@@ -18,6 +18,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jcnn import data, losses, metrics, models, parallel, runs
+from jcnn.data import photos, streaming, transforms
 from jcnn.evaluators.classification import ClassificationEvaluator
 from jcnn.state import TrainState
 from jcnn.tasks import base, init_from
@@ -25,7 +26,7 @@ from jcnn.tasks import base, init_from
 
 class Classification(base.Task):
   name = "classification"
-  identity = ("resize", "pad")
+  identity = ("resize", "pad", "image_size")
 
   def fields(self) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
@@ -34,6 +35,21 @@ class Classification(base.Task):
     c.crop_padding = 0           # augmentation: pad-and-random-crop by this many pixels
     c.flip = False               # augmentation: random horizontal flip
     c.label_smoothing = 0.0
+    # Photos of any size, streamed (dataset=image_folder; jcnn.data.streaming): each photo
+    # decoded and cropped to image_size² per batch by worker processes, never all in memory.
+    # resize, pad and crop_padding are the in-memory path's; a streamed run does not use them.
+    c.image_size = 0             # the examples' side (0: the in-memory path above)
+    c.train_crop = "inception_crop"  # inception_crop: area 8-100 %, aspect 3/4-4/3 (GoogLeNet
+                                 # §6, Inception v3); alexnet_crop: shorter side 256, random
+                                 # 224 crops (AlexNet §4.1); vgg_jitter: shorter side in
+                                 # [256, 512], random crop (VGG §3.1); resize_crop (sizes
+                                 # scale with image_size / 224)
+    c.lighting = 0.0             # AlexNet's PCA colour lighting σ (the paper: 0.1); 0: off
+    c.eval_resize = 0            # evaluation: shorter side before the centre crop (0:
+                                 # image_size / 0.875, i.e. 256 -> 224 as torchvision)
+    c.data_workers = -1          # processes decoding photos (-1: one per core but one)
+    c.bad_files = "stop"         # a photo that does not decode: "stop" (one line naming it)
+                                 # or "skip" it (one warning line naming it)
     c.update(init_from.fields())
     return c
 
@@ -44,7 +60,10 @@ class Classification(base.Task):
         ("resize", config.resize >= 0, "must be >= 0 (0: keep)"),
         ("pad", config.pad >= 0, "must be >= 0"),
         ("crop_padding", config.crop_padding >= 0, "must be >= 0"),
+        ("image_size", config.image_size >= 0, "must be >= 0 (0: in memory)"),
     ])
+    if config.image_size:
+      _validate_streaming(config)
     init_from.validate(config)
 
   def model(self, config: ml_collections.ConfigDict, dataset_info: dict) -> nn.Module:
@@ -54,7 +73,7 @@ class Classification(base.Task):
   def training(self, config: ml_collections.ConfigDict, mesh: Mesh,
                run=None) -> base.Training:
     train_split = load_split(config, config.train_split)
-    pretrained = (init_from.load_checked(config, train_split.images.shape[-1],
+    pretrained = (init_from.load_checked(config, train_split.image_shape[-1],
                                          same_kwargs=True) if config.init_from else None)
     info = dataset_info(config, train_split, pretrained)
     eval_split = load_split(config, config.eval_split)
@@ -86,8 +105,8 @@ class Classification(base.Task):
     """Top-1, top-5 and loss on `split`, refused unless its images have the shape the
     run was trained on."""
     info = run.dataset_info
-    if split.images.shape[1:] != tuple(info["image_shape"]):
-      raise ValueError(f"split {split.split!r} has images {split.images.shape[1:]}, the "
+    if tuple(split.image_shape) != tuple(info["image_shape"]):
+      raise ValueError(f"split {split.split!r} has images {split.image_shape}, the "
                        f"model was trained on {tuple(info['image_shape'])}")
     return ClassificationEvaluator(
         restored.apply,
@@ -95,16 +114,41 @@ class Classification(base.Task):
         num_classes=len(info["class_names"]), mesh=restored.mesh, name=name)
 
 
-def load_split(config: ml_collections.ConfigDict, split: str) -> data.Split:
-  """Loads `split` of the config's dataset, cuts it to the configured size, resizes/pads.
+def _validate_streaming(config: ml_collections.ConfigDict) -> None:
+  base.check_fields(config, [
+      ("dataset", config.dataset == "image_folder",
+       "must be image_folder to stream photos (image_size > 0)"),
+      ("data_dir", bool(config.data_dir), "must name the photos' folder, .zip, .tar or .csv"),
+      ("train_crop", config.train_crop in transforms.TRAIN_RECIPES,
+       f"must be one of {', '.join(transforms.TRAIN_RECIPES)}"),
+      ("lighting", config.lighting >= 0, "must be >= 0 (0: off)"),
+      ("eval_resize", config.eval_resize == 0 or config.eval_resize >= config.image_size,
+       "must be 0 or at least image_size"),
+      ("data_workers", config.data_workers >= -1, "must be >= 0, or -1 (one per core but one)"),
+      ("bad_files", config.bad_files in streaming.BAD_FILE_POLICIES,
+       f"must be one of {', '.join(streaming.BAD_FILE_POLICIES)}"),
+  ])
+
+
+def load_split(config: ml_collections.ConfigDict, split: str) -> data.Split | streaming.PhotoSplit:
+  """Loads `split` of the config's dataset, cuts it to the configured size, resizes/pads;
+  with `image_size`, indexes its photos to stream them instead.
 
   `train_examples` applies to `train_split` and `eval_examples` to `eval_split` (0:
   the whole split); cutting before the resize keeps an upsampled subset from costing
   the whole split's memory.
   """
-  raw = data.load(config.dataset, split, data_dir=config.data_dir or None)
   limit = {config.train_split: config.train_examples,
            config.eval_split: config.eval_examples}.get(split, 0)
+  if config.image_size:
+    index = photos.index_photos(config.data_dir, split)
+    if limit:
+      index = photos.subset(index, data.balanced_indices(index.labels, limit,
+                                                         f"{index.name}/{split}"))
+    return streaming.PhotoSplit(index, config.image_size, recipe=config.train_crop,
+                                flip=config.flip, lighting=config.lighting,
+                                eval_resize=config.eval_resize, bad_files=config.bad_files)
+  raw = data.load(config.dataset, split, data_dir=config.data_dir or None)
   if limit:
     raw = data.balanced_subset(raw, limit)
   return data.prepare(raw, resize=config.resize or None, pad=config.pad)
@@ -116,11 +160,13 @@ def dataset_info(config: ml_collections.ConfigDict, train_split: data.Split,
   pre-trained network's own: its first layer's weights expect them)."""
   if pretrained is not None:
     mean, std = pretrained["info"]["mean"], pretrained["info"]["std"]
+  elif isinstance(train_split, streaming.PhotoSplit):  # photos: ImageNet's, as is usual
+    mean, std = data.IMAGENET_MEAN, data.IMAGENET_STD
   elif config.dataset in data.DATASET_STATS:
     mean, std = data.DATASET_STATS[config.dataset]
   else:
     mean, std = data.channel_stats(train_split)
-  return {"image_shape": list(train_split.images.shape[1:]),
+  return {"image_shape": list(train_split.image_shape),
           "class_names": list(train_split.class_names),
           "mean": np.atleast_1d(mean).tolist(), "std": np.atleast_1d(std).tolist()}
 
@@ -133,11 +179,17 @@ def batches(config: ml_collections.ConfigDict, split: data.Split, info: dict, *,
   With `mesh`, only this process's rows of each batch (`parallel.local_rows`).
   """
   size = config.batch_size if train else config.eval_batch_size
+  mean, std = np.asarray(info["mean"], np.float32), np.asarray(info["std"], np.float32)
+  if isinstance(split, streaming.PhotoSplit):
+    workers = streaming.default_workers() if config.data_workers < 0 else config.data_workers
+    return streaming.batches(split, size, train=train, rows=parallel.local_rows(mesh, size),
+                             seed=config.seed, epoch=epoch, start_batch=start_batch,
+                             workers=workers, mean=mean, std=std)
   return data.batches(
       split, size, train=train, rows=parallel.local_rows(mesh, size),
       seed=config.seed, epoch=epoch, start_batch=start_batch,
       crop_padding=config.crop_padding if train else 0, flip=config.flip and train,
-      mean=np.asarray(info["mean"], np.float32), std=np.asarray(info["std"], np.float32))
+      mean=mean, std=std)
 
 
 def train_step(config: ml_collections.ConfigDict) -> Callable:

@@ -32,7 +32,8 @@ def test_bad_input_is_one_line_and_nonzero(args, message):
     ([f"--config={REPO}/train/configs/lenet5_mnist.py", "--config.lerning_rate=0.1"],
      "error: --config.lerning_rate: unknown config field 'lerning_rate'; did you mean "
      "learning_rate?"),
-    (["--config.image_size=64"], "error: --config.image_size: unknown config field 'image_size'"),
+    (["--config.image_sise=64"],
+     "error: --config.image_sise: unknown config field 'image_sise'; did you mean image_size?"),
     (["--config.learning_rate=fast"],
      "error: --config.learning_rate=fast: could not convert string to float: 'fast'"),
     (["--config=train/configs/nope.py"],
