@@ -78,9 +78,11 @@ def machine() -> str:
 def provenance() -> dict:
   """This process's provenance fields, taken once: every line of one run shares its date,
   which is how a run's rounds are told from another run's."""
-  commit = _git("rev-parse", "HEAD") or "unknown"
-  if commit != "unknown" and _git("status", "--porcelain", "--untracked-files=no"):
+  commit = _git("rev-parse", "HEAD")
+  if commit and _git("status", "--porcelain", "--untracked-files=no"):
     commit += "-dirty"
+  # A copy of the checkout without its .git (a GPU machine's) is told the commit.
+  commit = commit or os.environ.get("JCNN_COMMIT") or "unknown"
   return {
       "command": shlex.join(["python", *sys.argv]),
       "commit": commit,
