@@ -157,7 +157,7 @@ def default_workers() -> int:
 def batches(split: PhotoSplit, batch_size: int, *, train: bool, seed: int = 0,
             epoch: int = 0, start_batch: int = 0, workers: int = 0,
             mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-            rows: slice = slice(None)) -> Iterator[dict[str, np.ndarray]]:
+            rows: slice = slice(None), normalise: bool = True) -> Iterator[dict[str, np.ndarray]]:
   """One epoch of batches from batch `start_batch` on, as `jcnn.data.batches` gives them.
 
   Args:
@@ -169,9 +169,11 @@ def batches(split: PhotoSplit, batch_size: int, *, train: bool, seed: int = 0,
     workers: Grain worker processes decoding photos (0: in this process).
     mean, std: per-channel statistics of pixels in [0, 1].
     rows: this process's rows of every batch (`jcnn.parallel.local_rows`).
+    normalise: images as (x / 255 - mean) / std in float32; False: the uint8 pixels,
+      a quarter of the bytes to the device, which normalises them (`normalise_on_device`).
 
   Yields:
-    {"image": [b, size, size, C] float32, "label": [b] int32, "mask": [b] float32}.
+    {"image": [b, size, size, C] float32 (or uint8), "label": [b] int32, "mask": [b] float32}.
   """
   n = len(split)
   num_batches = order_lib.batches_per_epoch(n, batch_size, train)
@@ -193,6 +195,6 @@ def batches(split: PhotoSplit, batch_size: int, *, train: bool, seed: int = 0,
       grain.ReadOptions(num_threads=1, prefetch_buffer_size=2))
   if workers:  # each worker takes whole batches in turn: the order stays the batches'
     dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
-  normalise = normaliser(split.image_shape, mean, std)
+  to_input = normaliser(split.image_shape, mean, std) if normalise else lambda x: x
   for batch in dataset:
-    yield {"image": normalise(batch["image"]), "label": batch["label"], "mask": batch["mask"]}
+    yield {"image": to_input(batch["image"]), "label": batch["label"], "mask": batch["mask"]}

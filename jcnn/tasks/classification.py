@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from jax.sharding import Mesh
@@ -84,9 +85,12 @@ class Classification(base.Task):
         num_classes=len(info["class_names"]), mesh=mesh)
     return base.Training(
         dataset_info=info, num_examples=len(train_split), model=model,
-        train_step=train_step(config),
+        train_step=train_step(config, info),
+        # Streamed photos cross to the device as uint8 (a quarter of float32's bytes) and
+        # are normalised there, in the step.
         batches=lambda epoch, start: batches(config, train_split, info, train=True,
-                                             epoch=epoch, start_batch=start, mesh=mesh),
+                                             epoch=epoch, start_batch=start, mesh=mesh,
+                                             as_uint8=True),
         evaluators=(evaluator,), progress=("loss", "top1"),
         init_variables=None if pretrained is None else (
             lambda variables: init_from.all_but_excluded(variables, pretrained, config)))
@@ -173,10 +177,11 @@ def dataset_info(config: ml_collections.ConfigDict, train_split: data.Split,
 
 def batches(config: ml_collections.ConfigDict, split: data.Split, info: dict, *,
             train: bool, epoch: int = 0, start_batch: int = 0,
-            mesh: Mesh | None = None) -> Iterator[dict]:
+            mesh: Mesh | None = None, as_uint8: bool = False) -> Iterator[dict]:
   """Batches of `split` as the config asks: augmented and shuffled when training.
 
-  With `mesh`, only this process's rows of each batch (`parallel.local_rows`).
+  With `mesh`, only this process's rows of each batch (`parallel.local_rows`). With
+  `as_uint8`, streamed photos come as uint8 pixels, for `train_step` to normalise.
   """
   size = config.batch_size if train else config.eval_batch_size
   mean, std = np.asarray(info["mean"], np.float32), np.asarray(info["std"], np.float32)
@@ -184,7 +189,7 @@ def batches(config: ml_collections.ConfigDict, split: data.Split, info: dict, *,
     workers = streaming.default_workers() if config.data_workers < 0 else config.data_workers
     return streaming.batches(split, size, train=train, rows=parallel.local_rows(mesh, size),
                              seed=config.seed, epoch=epoch, start_batch=start_batch,
-                             workers=workers, mean=mean, std=std)
+                             workers=workers, mean=mean, std=std, normalise=not as_uint8)
   return data.batches(
       split, size, train=train, rows=parallel.local_rows(mesh, size),
       seed=config.seed, epoch=epoch, start_batch=start_batch,
@@ -192,13 +197,26 @@ def batches(config: ml_collections.ConfigDict, split: data.Split, info: dict, *,
       mean=mean, std=std)
 
 
-def train_step(config: ml_collections.ConfigDict) -> Callable:
+def normalise_on_device(images: jax.Array, info: dict | None) -> jax.Array:
+  """uint8 pixels as the model's input, (x / 255 - mean) / std in float32, inside the
+  step; float images (normalised on the host) pass unchanged."""
+  if images.dtype != jnp.uint8:
+    return images
+  if info is None:
+    raise ValueError("uint8 images need the dataset info's mean and std to normalise them")
+  mean = jnp.asarray(info["mean"], jnp.float32)
+  std = jnp.asarray(info["std"], jnp.float32)
+  return (images.astype(jnp.float32) / 255 - mean) / std
+
+
+def train_step(config: ml_collections.ConfigDict, info: dict | None = None) -> Callable:
   """Returns `train_step(state, batch) -> (state, metrics)` for a classifier.
 
   The loss is cross-entropy (with optional label smoothing), plus each auxiliary
   classifier's cross-entropy times the model's `aux_loss_weight` (GoogLeNet: 0.3), plus
   `weight_decay * l2_penalty(params, weight_decay_subset)`. Dropout draws from the
-  state's key folded with the step number.
+  state's key folded with the step number. uint8 images are normalised here with
+  `info`'s mean and std (streamed photos); float ones arrive normalised.
   """
   aux_weight = models.info(config.model).aux_loss_weight
 
@@ -208,7 +226,8 @@ def train_step(config: ml_collections.ConfigDict) -> Callable:
     if state.batch_stats:
       variables["batch_stats"] = state.batch_stats
       mutable = ["batch_stats"]
-    outputs, updates = state.apply_fn(variables, batch["image"], train=True,
+    images = normalise_on_device(batch["image"], info)
+    outputs, updates = state.apply_fn(variables, images, train=True,
                                       rngs={"dropout": state.step_rng()}, mutable=mutable)
     logits, aux_logits = models.unpack_outputs(outputs)
     cross_entropy = lambda z: losses.softmax_cross_entropy(

@@ -89,3 +89,15 @@ def _decodes(path) -> bool:
   except ValueError:
     return False
   return True
+
+
+def test_training_pixels_cross_as_uint8_and_the_step_normalises_them_as_the_host_would(
+    photo_folder):
+  from jcnn.tasks import classification
+  split = _split(photo_folder)
+  info = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+  raw = _epoch(split, normalise=False)
+  host = _epoch(split, mean=info["mean"], std=info["std"])
+  assert raw[0]["image"].dtype == np.uint8 and raw[0]["image"].nbytes * 4 == host[0]["image"].nbytes
+  on_device = np.asarray(classification.normalise_on_device(raw[0]["image"], info))
+  np.testing.assert_allclose(on_device, host[0]["image"], rtol=1e-6, atol=1e-6)
