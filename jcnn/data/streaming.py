@@ -42,6 +42,7 @@ class PhotoSplit:
     recipe: the training crop (`transforms.TRAIN_RECIPES`).
     flip: random horizontal flips in training.
     lighting: AlexNet's PCA lighting σ in training (0: off).
+    padding: pad_crop's zero border (CIFAR's ResNets: 4).
     eval_resize: evaluation's shorter side before the centre crop (0: size / 0.875).
     bad_files: "stop" or "skip" (see the module's docstring).
   """
@@ -50,6 +51,7 @@ class PhotoSplit:
   recipe: str = "inception_crop"
   flip: bool = True
   lighting: float = 0.0
+  padding: int = 4
   eval_resize: int = 0
   bad_files: str = "stop"
   channels: int = 3
@@ -102,7 +104,7 @@ class PhotoSplit:
       if train:
         return transforms.train_example(data, recipe=self.recipe, size=self.size, rng=rng,
                                         flip=self.flip, lighting=self.lighting,
-                                        channels=self.channels)
+                                        channels=self.channels, padding=self.padding)
       return transforms.eval_example(data, size=self.size, resize=self.eval_resize or None,
                                      channels=self.channels)
     except ValueError as e:

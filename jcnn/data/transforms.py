@@ -17,6 +17,9 @@ Training recipes (`train_example(recipe=...)`, a config's field value), at outpu
                                                          224 crop
   resize_crop      none: a plain default for small       shorter side size, random size crop
                    photos
+  pad_crop         ResNet on CIFAR-10 (He et al. 2016    shorter side size, centre crop, then
+                   §4.2)                                 zero-padded by `padding` (4), random
+                                                         size crop
 
 then a horizontal flip (all of them) and, with `lighting` > 0, AlexNet's PCA lighting
 (§4.1, sigma 0.1). Evaluation: shorter side 256, centre 224 crop (torchvision's ImageNet
@@ -29,7 +32,7 @@ import difflib
 import io
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from jcnn.data.images import UNREADABLE
 
@@ -41,7 +44,7 @@ IMAGENET_EIGVEC = np.array([[-0.5675, 0.7192, 0.4009],
                             [-0.5808, -0.0045, -0.8140],
                             [-0.5836, -0.6948, 0.4203]])
 
-TRAIN_RECIPES = ("inception_crop", "alexnet_crop", "vgg_jitter", "resize_crop")
+TRAIN_RECIPES = ("inception_crop", "alexnet_crop", "vgg_jitter", "resize_crop", "pad_crop")
 
 _BILINEAR = Image.Resampling.BILINEAR
 
@@ -185,12 +188,12 @@ def pca_lighting(pixels: np.ndarray, rng: np.random.Generator, sigma: float = 0.
 
 def train_example(data: bytes, *, recipe: str, size: int, rng: np.random.Generator,
                   flip: bool = True, lighting: float = 0.0, channels: int = 3,
-                  draft: bool = True) -> np.ndarray:
+                  draft: bool = True, padding: int = 4) -> np.ndarray:
   """One training example: `recipe`'s crop (see the module's table), then a flip, then
   PCA lighting.
 
-  Draws, in order: the recipe's (inception_crop: `random_resized_crop_box`'s; alexnet_crop
-  and resize_crop: `random_crop`'s; vgg_jitter: `scale_jitter_crop`'s), then one for the
+  Draws, in order: the recipe's (inception_crop: `random_resized_crop_box`'s; alexnet_crop,
+  resize_crop and pad_crop: `random_crop`'s; vgg_jitter: `scale_jitter_crop`'s), then one for the
   flip (if `flip`), then three for the lighting (if `lighting` > 0).
 
   Args:
@@ -204,6 +207,7 @@ def train_example(data: bytes, *, recipe: str, size: int, rng: np.random.Generat
     draft: decode JPEGs at reduced size where the crop allows it: to the resize's side, or
       for inception_crop so that the drawn box still spans >= `size` decoded pixels (the
       box is drawn on the full size first, so the draws do not depend on `draft`).
+    padding: pad_crop's zero border on each side.
 
   Returns:
     [size, size, channels] uint8.
@@ -217,6 +221,11 @@ def train_example(data: bytes, *, recipe: str, size: int, rng: np.random.Generat
   image = _open(data)  # the header only: its size decides the draft scale
   if recipe == "inception_crop":
     image = _inception_crop(image, size, rng, channels, draft)
+  elif recipe == "pad_crop":
+    if padding < 0:
+      raise ValueError(f"pad_crop's padding must be >= 0, got {padding}")
+    image = center_crop(resize_shorter(_load(image, channels), size), size)
+    image = random_crop(ImageOps.expand(image, border=padding, fill=0), size, rng)
   else:
     if recipe == "vgg_jitter":
       side = _jitter_side(size, rng, (round(256 * size / 224), round(512 * size / 224)))

@@ -38,13 +38,14 @@ class Classification(base.Task):
     c.label_smoothing = 0.0
     # Photos of any size, streamed (dataset=image_folder; jcnn.data.streaming): each photo
     # decoded and cropped to image_size² per batch by worker processes, never all in memory.
-    # resize, pad and crop_padding are the in-memory path's; a streamed run does not use them.
+    # resize and pad are the in-memory path's; a streamed run uses crop_padding for pad_crop.
     c.image_size = 0             # the examples' side (0: the in-memory path above)
     c.train_crop = "inception_crop"  # inception_crop: area 8-100 %, aspect 3/4-4/3 (GoogLeNet
                                  # §6, Inception v3); alexnet_crop: shorter side 256, random
                                  # 224 crops (AlexNet §4.1); vgg_jitter: shorter side in
-                                 # [256, 512], random crop (VGG §3.1); resize_crop (sizes
-                                 # scale with image_size / 224)
+                                 # [256, 512], random crop (VGG §3.1); resize_crop; pad_crop:
+                                 # crop_padding zeros, random crop (CIFAR ResNets, He et al.
+                                 # 2016 §4.2); the sides scale with image_size / 224
     c.lighting = 0.0             # AlexNet's PCA colour lighting σ (the paper: 0.1); 0: off
     c.eval_resize = 0            # evaluation: shorter side before the centre crop (0:
                                  # image_size / 0.875, i.e. 256 -> 224 as torchvision)
@@ -151,7 +152,8 @@ def load_split(config: ml_collections.ConfigDict, split: str) -> data.Split | st
                                                          f"{index.name}/{split}"))
     return streaming.PhotoSplit(index, config.image_size, recipe=config.train_crop,
                                 flip=config.flip, lighting=config.lighting,
-                                eval_resize=config.eval_resize, bad_files=config.bad_files)
+                                padding=config.crop_padding, eval_resize=config.eval_resize,
+                                bad_files=config.bad_files)
   raw = data.load(config.dataset, split, data_dir=config.data_dir or None)
   if limit:
     raw = data.balanced_subset(raw, limit)

@@ -271,6 +271,10 @@ def test_train_example_equals_torchvision_fed_the_documented_draws(monkeypatch, 
     rng = np.random.default_rng(seed)
     if recipe == "inception_crop":
       image = F.resized_crop(photo, *_torchvision_box(monkeypatch, photo, rng), [224, 224])
+    elif recipe == "pad_crop":  # torchvision's RandomCrop(224, padding=4) after the centre crop
+      image = F.pad(F.center_crop(F.resize(photo, 224), 224), 4)
+      top, left = int(rng.integers(0, 9)), int(rng.integers(0, 9))
+      image = F.crop(image, top, left, 224, 224)
     else:
       side = {"alexnet_crop": 256, "resize_crop": 224}.get(recipe) or int(rng.integers(256, 513))
       image = F.resize(photo, side)
@@ -322,3 +326,21 @@ def test_eval_example_equals_torchvisions_imagenet_evaluation():
   assert scales.shape == (3, 224, 224, 3)
   np.testing.assert_array_equal(scales[0], out)
   np.testing.assert_array_equal(scales[2], transforms.eval_example(data, size=224, resize=512))
+
+
+def test_pad_crop_is_a_window_of_the_photo_padded_with_four_zeros_as_the_cifar_resnets_train():
+  # He et al. 2016 §4.2: "4 pixels are padded on each side, and a 32x32 crop is randomly
+  # sampled from the padded image or its horizontal flip".
+  pixels = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+  encoded = io.BytesIO()
+  Image.fromarray(pixels).save(encoded, "PNG")
+  padded = np.pad(pixels, ((4, 4), (4, 4), (0, 0)))
+  offsets = set()
+  for seed in range(60):
+    out = transforms.train_example(encoded.getvalue(), recipe="pad_crop", size=32,
+                                   rng=np.random.default_rng(seed), flip=False)
+    found = [(dy, dx) for dy in range(9) for dx in range(9)
+             if np.array_equal(padded[dy:dy + 32, dx:dx + 32], out)]
+    assert len(found) == 1, seed
+    offsets.add(found[0])
+  assert {dy for dy, _ in offsets} == set(range(9)) and {dx for _, dx in offsets} == set(range(9))
