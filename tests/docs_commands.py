@@ -102,6 +102,15 @@ COMMANDS = {
     "python -m eval probe --workdir runs/small_vgg_mnist --dataset digits --train_examples 100":
         "test: tests/eval/test_viz_command.py: probe",
 
+    # docs/data.md
+    "python -m train --config.dataset=image_folder --config.data_dir=my_photos "
+    "--config.image_size=224 --config.flip=true --config.model=resnet18 --workdir runs/photos":
+        "test: tests/jcnn/tasks/test_streamed_photos.py: image_size",
+    "python -m eval predict --workdir runs/photos my_photos/test/ --output results.csv":
+        "test: tests/jcnn/tasks/test_streamed_photos.py: predict",
+    "JCNN_DATA_DIR=../shared/data python -m train --config resnet20_cifar10_short_streamed":
+        "accuracy suite: tests/accuracy/test_claims.py: resnet20_cifar10_short_streamed",
+
     # docs/pretrained.md
     "python -m eval import-weights --source torchvision --file resnet50-11ad3fa6.pth "
     "--model resnet50 --workdir runs/resnet50_torchvision":

@@ -123,7 +123,8 @@ def _validate_streaming(config: ml_collections.ConfigDict) -> None:
   base.check_fields(config, [
       ("dataset", config.dataset == "image_folder",
        "must be image_folder to stream photos (image_size > 0)"),
-      ("data_dir", bool(config.data_dir), "must name the photos' folder, .zip, .tar or .csv"),
+      ("data_dir", bool(config.data_dir), "must name the photos' folder, .zip, .tar or .csv "
+       "(the shipped ImageNet configs read $JCNN_DATA_DIR/imagenet2012)"),
       ("train_crop", config.train_crop in transforms.TRAIN_RECIPES,
        f"must be one of {', '.join(transforms.TRAIN_RECIPES)}"),
       ("lighting", config.lighting >= 0, "must be >= 0 (0: off)"),
