@@ -112,7 +112,7 @@ class PhotoSplit:
 
   def in_memory(self, indices: Sequence[int] | None = None) -> Split:
     """Photos `indices` (default all) as evaluation sees them, held in memory: for the
-    commands that look at a few images (viz, predict's neighbours, notebooks)."""
+    commands that look at a few images (viz, notebooks)."""
     indices = range(len(self)) if indices is None else indices
     images = np.stack([self.example(int(i), train=False) for i in indices])
     return Split(images=images, labels=self.index.labels[np.asarray(indices, np.int64)],
