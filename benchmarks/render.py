@@ -460,6 +460,8 @@ CONFIGS = (  # config, family, data, the paper's number
     ("mobilenet_v1_cifar10", "MobileNet v1, width 0.5", "CIFAR-10", None),
     ("resnet18_cifar10", "ResNet (ImageNet-style)", "CIFAR-10", None),
     ("resnet20_cifar10_short", "ResNet (CIFAR)", "CIFAR-10, 4 epochs", None),
+    ("resnet20_cifar10_short_streamed", "ResNet (CIFAR)",
+     "CIFAR-10's JPEGs streamed, 4 epochs", None),
     ("resnet20_cifar10", "ResNet (CIFAR)", "CIFAR-10, paper's 164 epochs", "paper: 91.25 %"),
 )
 

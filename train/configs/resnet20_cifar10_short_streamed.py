@@ -9,8 +9,10 @@ decoded once into memory: the paper's pad-4 random crop and flip (`pad_crop`), t
 images at their own 32×32 (`eval_resize=32`: no resize, the centre crop is the image),
 normalised with ImageNet's statistics, as every streamed run is, rather than CIFAR-10's.
 
-Measured: see benchmarks/results/accuracy.jsonl (config resnet20_cifar10_short_streamed)
-beside the in-memory run of the same commit; the accuracy suite checks it.
+Measured (seed 0, 2026-12-07, 2-core CPU, one decoding worker, nothing else running):
+72.5 % top-1 in 7 min 10 s wall time, beside 73.1 % in 6 min 6 s for the in-memory run
+right before it (1.17×: the worker decodes 200,000 JPEGs on the cores the training
+uses). Stored in benchmarks/results/accuracy.jsonl; the accuracy suite checks both.
 """
 from train.configs import resnet20_cifar10_short
 
