@@ -50,31 +50,14 @@ plus ~30 s for each of the 90 evaluations. A 2-core CPU is not feasible: at ~20 
 224×224, and the same 2 cores would decode the JPEGs) the 90 epochs take about two
 months, ~130× the GPU's time.
 """
-from train.configs import default
-from train.configs.resnet50_imagenet import epochs_to_steps, imagenet_dir
+from train.configs.resnet50_imagenet import epochs_to_steps, imagenet_base
 
 
 def get_config():
-  c = default.base()
-  c.name = "alexnet_imagenet"
-  c.model = "alexnet_1tower"
-  c.dataset = "image_folder"
-  c.data_dir = imagenet_dir()
-  c.train_split = "train"
-  c.eval_split = "val"
-  c.image_size = 224
+  c = imagenet_base("alexnet_imagenet", "alexnet_1tower", batch_size=128, num_epochs=90)
   c.train_crop = "alexnet_crop"
-  c.flip = True
   c.lighting = 0.1
-  c.data_workers = -1
-  c.batch_size = 128
-  c.num_epochs = 90
-  c.optimizer = "momentum"
-  c.momentum = 0.9
   c.learning_rate = 0.01
-  c.schedule = "step"
   c.boundaries = epochs_to_steps((30, 60, 80), c.batch_size)
-  c.decay_factor = 0.1
   c.weight_decay = 5e-4
-  c.log_every_steps = 100
   return c

@@ -64,27 +64,34 @@ def epochs_to_steps(epochs, batch_size: int) -> tuple[int, ...]:
   return tuple(e * (IMAGENET_TRAIN_IMAGES // batch_size) for e in epochs)
 
 
-def get_config():
+def imagenet_base(name: str, model: str, batch_size: int, num_epochs: int):
+  """What the ImageNet configs share: the streamed folder, its splits at 224, flips, SGD
+  with momentum 0.9 and a rate divided by 10 at fixed steps (the config sets them)."""
   c = default.base()
-  c.name = "resnet50_imagenet"
-  c.model = "resnet50"
+  c.name = name
+  c.model = model
   c.dataset = "image_folder"
   c.data_dir = imagenet_dir()
   c.train_split = "train"
   c.eval_split = "val"
   c.image_size = 224
-  c.train_crop = "inception_crop"
   c.flip = True
   c.data_workers = -1
-  c.batch_size = 256
-  c.num_epochs = 90
+  c.batch_size = batch_size
+  c.num_epochs = num_epochs
   c.optimizer = "momentum"
   c.momentum = 0.9
-  c.learning_rate = 0.1
   c.schedule = "step"
-  c.boundaries = epochs_to_steps((30, 60), c.batch_size)
   c.decay_factor = 0.1
+  c.log_every_steps = 100
+  return c
+
+
+def get_config():
+  c = imagenet_base("resnet50_imagenet", "resnet50", batch_size=256, num_epochs=90)
+  c.train_crop = "inception_crop"
+  c.learning_rate = 0.1
+  c.boundaries = epochs_to_steps((30, 60), c.batch_size)
   c.weight_decay = 1e-4
   c.weight_decay_subset = "all"
-  c.log_every_steps = 100
   return c

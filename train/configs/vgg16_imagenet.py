@@ -49,32 +49,15 @@ evaluations. A 2-core CPU is not feasible: at ~0.8 img/s (vgg11_bn_cifar10.py tr
 img/s at 224×224, with half VGG-16's multiply-adds) the 74 epochs take nearly four years,
 ~1,800× the GPU's time.
 """
-from train.configs import default
-from train.configs.resnet50_imagenet import epochs_to_steps, imagenet_dir
+from train.configs.resnet50_imagenet import epochs_to_steps, imagenet_base
 
 
 def get_config():
-  c = default.base()
-  c.name = "vgg16_imagenet"
-  c.model = "vgg16"
-  c.dataset = "image_folder"
-  c.data_dir = imagenet_dir()
-  c.train_split = "train"
-  c.eval_split = "val"
-  c.image_size = 224
+  c = imagenet_base("vgg16_imagenet", "vgg16", batch_size=256, num_epochs=74)
   c.train_crop = "vgg_jitter"
-  c.flip = True
   c.lighting = 0.1
   c.eval_resize = 256
-  c.data_workers = -1
-  c.batch_size = 256
-  c.num_epochs = 74
-  c.optimizer = "momentum"
-  c.momentum = 0.9
   c.learning_rate = 0.01
-  c.schedule = "step"
   c.boundaries = epochs_to_steps((25, 50, 65), c.batch_size)
-  c.decay_factor = 0.1
   c.weight_decay = 5e-4
-  c.log_every_steps = 100
   return c
