@@ -200,10 +200,11 @@ def batches(config: ml_collections.ConfigDict, split: data.Split, info: dict, *,
       mean=mean, std=std)
 
 
-def normalise_on_device(images: jax.Array, info: dict | None) -> jax.Array:
+def normalise_on_device(images, info: dict | None):
   """uint8 pixels as the model's input, (x / 255 - mean) / std in float32, inside the
-  step; float images (normalised on the host) pass unchanged."""
-  if images.dtype != jnp.uint8:
+  step; anything else (float images normalised on the host, R-CNN's dict of windows)
+  passes unchanged."""
+  if getattr(images, "dtype", None) != jnp.uint8:
     return images
   if info is None:
     raise ValueError("uint8 images need the dataset info's mean and std to normalise them")
